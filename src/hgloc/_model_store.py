@@ -1,0 +1,130 @@
+"""Model folders inside one backend: save them whole, find them, list them.
+
+A model folder is complete when its metadata file exists: it is written
+last, after every other file, and removed first when a folder is replaced.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+from collections.abc import Mapping
+
+import anyio
+import attrs
+
+from hgloc._aio import gather
+from hgloc.backends import StorageBackend
+from hgloc.errors import IndexCorruptError, ObjectNotFoundError
+from hgloc.layout import METADATA_FILE, ModelRecord, safe_name
+
+__all__ = ["ModelStore", "StoredModel"]
+
+logger = logging.getLogger("hgloc")
+
+_LIST_CONCURRENCY = 64
+
+
+@attrs.frozen
+class StoredModel:
+    """A complete model folder: where it is and what its metadata says."""
+
+    prefix: str
+    record: ModelRecord
+
+
+class ModelStore:
+    """Reads and writes model folders in ``backend`` under a root prefix."""
+
+    def __init__(self, backend: StorageBackend) -> None:
+        self.backend = backend
+
+    async def load(self, prefix: str) -> ModelRecord | None:
+        """The metadata of the model folder at ``prefix``, or ``None`` if incomplete/absent."""
+        try:
+            raw = await self.backend.read(f"{prefix}/{METADATA_FILE}")
+        except ObjectNotFoundError:
+            return None
+        try:
+            return ModelRecord.from_bytes(
+                raw, where=self.backend.location(f"{prefix}/{METADATA_FILE}")
+            )
+        except KeyError:
+            return None  # an HG-Localization file without the id: not ours to trust
+
+    async def save(self, prefix: str, files: Mapping[str, bytes], record: ModelRecord) -> None:
+        """Write a whole folder; the metadata goes last so the folder is never half-cached.
+
+        If any write fails, the files this call wrote are removed again and
+        the folder is left without metadata (not reported as cached).
+        """
+        meta_key = f"{prefix}/{METADATA_FILE}"
+        # An older version of this folder stops counting as cached before it changes.
+        await self.backend.delete(meta_key)
+        written: list[str] = []
+        try:
+            written = [f"{prefix}/{name}" for name in files]
+            await gather(
+                *(functools.partial(self.backend.write, key, data)
+                  for key, data in zip(written, files.values(), strict=True))
+            )
+            await self.backend.write(meta_key, record.to_bytes())
+        except BaseException:
+            with anyio.CancelScope(shield=True):
+                for key in written:
+                    try:
+                        await self.backend.delete(key)
+                    except Exception:  # cleanup must not hide the real error
+                        logger.warning("could not remove %s after a failed save", key)
+            raise
+
+    async def delete(self, prefix: str, names: list[str]) -> None:
+        """Remove a folder: metadata first, so it stops counting as cached at once."""
+        await self.backend.delete(f"{prefix}/{METADATA_FILE}")
+        for name in names:
+            await self.backend.delete(f"{prefix}/{name}")
+
+    async def list(self, root: str = "") -> list[StoredModel]:
+        """Every complete model folder under ``root``, ids read from metadata files.
+
+        A folder whose metadata names an id that does not map to it (moved by
+        hand, or another tool's lossy names) is skipped with a warning.
+        """
+        meta_keys = [
+            info.key
+            async for info in self.backend.list(root)
+            if info.key.endswith("/" + METADATA_FILE)
+        ]
+        found: list[StoredModel] = []
+        limiter = anyio.Semaphore(_LIST_CONCURRENCY)
+
+        async def read_one(key: str) -> None:
+            async with limiter:
+                prefix = key[: -len(METADATA_FILE) - 1]
+                try:
+                    record = await self.load(prefix)
+                except IndexCorruptError as exc:
+                    logger.warning("skipping %s: %s", prefix, exc)
+                    return
+                if record is None:
+                    logger.warning(
+                        "skipping %s: its metadata does not record the model id "
+                        "(written by an older tool); download the model again to adopt it",
+                        self.backend.location(prefix),
+                    )
+                    return
+                if safe_name(record.model_id) != prefix.split("/")[-2]:
+                    logger.warning(
+                        "skipping %s: it holds %r, which belongs in another folder "
+                        "(moved by hand or by another tool)",
+                        prefix,
+                        record.model_id,
+                    )
+                    return
+                found.append(StoredModel(prefix, record))
+
+        async with anyio.create_task_group() as tg:
+            for key in meta_keys:
+                tg.start_soon(read_one, key)
+        found.sort(key=lambda m: m.prefix)
+        return found

@@ -1,0 +1,41 @@
+"""Storage backends: one async protocol, several stores.
+
+``LocalBackend`` (a folder) and ``MemoryBackend`` are always available;
+``S3Backend`` needs the ``s3`` extra (``pip install 'hgloc[s3]'``) and is
+imported only when asked for.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from hgloc.backends._keys import join_key, validate_key, validate_prefix
+from hgloc.backends._local import LocalBackend
+from hgloc.backends._memory import MemoryBackend
+from hgloc.backends._protocol import ObjectInfo, StorageBackend
+
+if TYPE_CHECKING:
+    from hgloc.backends._s3 import S3Backend
+
+__all__ = [
+    "LocalBackend",
+    "MemoryBackend",
+    "ObjectInfo",
+    "S3Backend",
+    "StorageBackend",
+    "join_key",
+    "validate_key",
+    "validate_prefix",
+]
+
+for _obj in (LocalBackend, MemoryBackend, ObjectInfo, StorageBackend):
+    _obj.__module__ = __name__
+
+
+def __getattr__(name: str) -> Any:
+    # S3 pulls in aiobotocore; load it only when someone asks for it.
+    if name == "S3Backend":
+        from hgloc.backends._s3 import S3Backend
+
+        return S3Backend
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

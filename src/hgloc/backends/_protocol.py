@@ -1,0 +1,94 @@
+"""The storage protocol every store implements: a few async operations over keys.
+
+Keys are relative posix paths (``models/org_name/main/config.json``). Nothing
+here assumes a filesystem: anything S3 could not do stays out.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import AsyncIterable, AsyncIterator
+from typing import Protocol, runtime_checkable
+
+import attrs
+
+__all__ = ["ObjectInfo", "StorageBackend"]
+
+
+@attrs.frozen
+class ObjectInfo:
+    """What a store knows about one object without reading it."""
+
+    key: str
+    size: int
+    modified: dt.datetime | None = None
+
+
+@runtime_checkable
+class StorageBackend(Protocol):
+    """An async key/value store of bytes.
+
+    Implementations: :class:`~hgloc.backends.LocalBackend`,
+    :class:`~hgloc.backends.MemoryBackend`, :class:`~hgloc.backends.S3Backend`.
+
+    Contract shared by all (checked by ``tests/backends``):
+
+    * every key is validated with :func:`~hgloc.backends.validate_key` before use;
+      a bad key raises :class:`~hgloc.errors.InvalidKeyError` (a ``ValueError``);
+    * a missing key raises :class:`~hgloc.errors.ObjectNotFoundError`
+      (a ``FileNotFoundError``);
+    * writes are atomic: a reader sees the old object or the new one, never a part,
+      and a failed streaming write leaves the old object (or nothing) in place.
+    """
+
+    @property
+    def name(self) -> str:
+        """A short description for messages (``local:/path``, ``s3://bucket/prefix``)."""
+        ...
+
+    def location(self, key: str) -> str:
+        """Where ``key`` lives, as a user would open it (a filesystem path or a URL)."""
+        ...
+
+    async def read(self, key: str) -> bytes:
+        """Return the whole object."""
+        ...
+
+    def read_stream(self, key: str, *, chunk_size: int = 1 << 20) -> AsyncIterator[bytes]:
+        """Yield the object in chunks; memory stays bounded whatever its size."""
+        ...
+
+    async def write(self, key: str, data: bytes) -> None:
+        """Store ``data`` under ``key``, atomically replacing what was there."""
+        ...
+
+    async def write_stream(self, key: str, chunks: AsyncIterable[bytes]) -> int:
+        """Store the concatenated chunks atomically; return the byte count.
+
+        If the iterable raises, nothing new becomes visible under ``key``.
+        """
+        ...
+
+    async def exists(self, key: str) -> bool:
+        """Whether an object is stored under ``key``."""
+        ...
+
+    async def stat(self, key: str) -> ObjectInfo:
+        """Size and modification time of one object."""
+        ...
+
+    def list(self, prefix: str = "") -> AsyncIterator[ObjectInfo]:
+        """Every object whose key lies under the folder ``prefix``, recursively.
+
+        ``prefix`` names a folder: ``"a/b"`` lists ``a/b/c`` but not ``a/bc``.
+        Order is unspecified.
+        """
+        ...
+
+    async def delete(self, key: str) -> None:
+        """Remove one object; removing a missing key is not an error."""
+        ...
+
+    async def aclose(self) -> None:
+        """Release connections and files."""
+        ...

@@ -1,0 +1,177 @@
+"""The Hub's HTTP protocol as pure functions: URLs, hashes, headers, errors.
+
+No I/O here, so every rule is testable without a network (see
+``tests/test_hub_protocol.py``). The adapter in ``_huggingface.py`` drives it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import random
+import re
+from collections.abc import Mapping
+from urllib.parse import quote, urlsplit
+
+import attrs
+
+__all__ = [
+    "RETRY_STATUSES",
+    "Backoff",
+    "HubErrorKind",
+    "RateLimit",
+    "check_digest",
+    "classify_error",
+    "git_blob_sha1",
+    "is_commit",
+    "model_info_url",
+    "parse_etag",
+    "parse_ratelimit",
+    "parse_retry_after",
+    "resolve_url",
+    "same_origin",
+]
+
+RETRY_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
+_COMMIT = re.compile(r"^[0-9a-f]{40}$")
+_SHA256 = re.compile(r"^[0-9a-f]{64}$")
+
+
+def is_commit(revision: str | None) -> bool:
+    """Whether ``revision`` is a full 40-hex commit id."""
+    return revision is not None and bool(_COMMIT.match(revision))
+
+
+def resolve_url(endpoint: str, repo_id: str, revision: str, path: str) -> str:
+    """``{endpoint}/{repo}/resolve/{revision}/{path}``, revision fully quoted.
+
+    >>> resolve_url("https://huggingface.co", "gpt2", "refs/pr/1", "config.json")
+    'https://huggingface.co/gpt2/resolve/refs%2Fpr%2F1/config.json'
+    """
+    return f"{endpoint}/{repo_id}/resolve/{quote(revision, safe='')}/{quote(path)}"
+
+
+def model_info_url(endpoint: str, repo_id: str, revision: str | None) -> str:
+    """The model info endpoint at a revision (or the default branch)."""
+    if revision is None:
+        return f"{endpoint}/api/models/{repo_id}"
+    return f"{endpoint}/api/models/{repo_id}/revision/{quote(revision, safe='')}"
+
+
+def git_blob_sha1(data: bytes) -> str:
+    """The git blob id of ``data``: what the Hub sends as ``ETag`` for regular files.
+
+    >>> git_blob_sha1(b"hello\\n")
+    'ce013625030ba8dba906f756967f9e9ca394464a'
+    """
+    h = hashlib.sha1(b"blob %d\0" % len(data), usedforsecurity=False)
+    h.update(data)
+    return h.hexdigest()
+
+
+def parse_etag(value: str | None) -> str | None:
+    """The hash inside an ``ETag`` header: quotes and a weak ``W/`` prefix dropped."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.startswith("W/"):
+        value = value[2:]
+    return value.strip('"').lower() or None
+
+
+def check_digest(expected: str | None, data: bytes) -> tuple[str, str] | None:
+    """Compare ``data`` with an announced hash; return ``(kind, actual)`` on mismatch.
+
+    A 64-hex hash is a sha256 (LFS), a 40-hex one a git blob sha1. Any other
+    form (a CDN's own etag) cannot be checked and passes.
+    """
+    if expected is None:
+        return None
+    if _SHA256.match(expected):
+        actual = hashlib.sha256(data).hexdigest()
+        return None if actual == expected else ("sha256", actual)
+    if _COMMIT.match(expected):
+        actual = git_blob_sha1(data)
+        return None if actual == expected else ("git sha1", actual)
+    return None
+
+
+@attrs.frozen
+class RateLimit:
+    """What the Hub says is left of the resolver budget in this window."""
+
+    remaining: int
+    reset_seconds: float
+
+
+_RL_PART = re.compile(r"\b([rt])\s*=\s*(\d+(?:\.\d+)?)")
+
+
+def parse_ratelimit(value: str | None) -> RateLimit | None:
+    """Parse ``"resolvers";r=12;t=120`` (the IETF RateLimit header the Hub sends).
+
+    >>> parse_ratelimit('"resolvers";r=12;t=120')
+    RateLimit(remaining=12, reset_seconds=120.0)
+    """
+    if not value:
+        return None
+    found = dict(_RL_PART.findall(value))
+    if "r" not in found:
+        return None
+    return RateLimit(int(float(found["r"])), float(found.get("t", "0")))
+
+
+def parse_retry_after(value: str | None, *, cap: float = 300.0) -> float | None:
+    """Seconds to wait from a ``Retry-After`` header (seconds form), capped."""
+    if not value:
+        return None
+    try:
+        seconds = float(value.strip())
+    except ValueError:
+        return None  # the HTTP-date form is not used by the Hub
+    return max(0.0, min(seconds, cap))
+
+
+@attrs.frozen
+class Backoff:
+    """Capped exponential backoff with full jitter."""
+
+    base: float = 0.5
+    cap: float = 20.0
+
+    def delay(self, attempt: int, rng: random.Random | None = None) -> float:
+        """Seconds to wait before retry number ``attempt`` (0-based)."""
+        ceiling = min(self.cap, self.base * (2**attempt))
+        return (rng or random).uniform(ceiling / 2, ceiling)
+
+
+def same_origin(a: str, b: str) -> bool:
+    """Whether two URLs share scheme, host and port (so credentials may travel)."""
+    sa, sb = urlsplit(a), urlsplit(b)
+    return (sa.scheme, sa.hostname, sa.port) == (sb.scheme, sb.hostname, sb.port)
+
+
+class HubErrorKind:
+    """What an error answer means; values name the exception the adapter raises."""
+
+    REPO_NOT_FOUND = "repo_not_found"
+    GATED = "gated"
+    REVISION_NOT_FOUND = "revision_not_found"
+    ENTRY_NOT_FOUND = "entry_not_found"
+    RETRY = "retry"
+    OTHER = "other"
+
+
+def classify_error(status: int, headers: Mapping[str, str]) -> str:
+    """Map an error status and ``X-Error-Code`` to a :class:`HubErrorKind` value."""
+    code = headers.get("x-error-code", "")
+    if code == "GatedRepo":
+        return HubErrorKind.GATED
+    if code == "RepoNotFound" or (status == 401 and not code):
+        return HubErrorKind.REPO_NOT_FOUND
+    if code == "RevisionNotFound":
+        return HubErrorKind.REVISION_NOT_FOUND
+    if code == "EntryNotFound" or (status == 404 and not code):
+        return HubErrorKind.ENTRY_NOT_FOUND
+    if status in RETRY_STATUSES:
+        return HubErrorKind.RETRY
+    return HubErrorKind.OTHER

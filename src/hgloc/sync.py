@@ -1,0 +1,58 @@
+"""Blocking versions of hgloc's functions, for scripts and notebooks.
+
+Each function has the signature of its async twin in :mod:`hgloc` and runs
+it on an event loop in a worker thread (an anyio blocking portal), so it
+works in a plain script and also when the caller already runs an event loop
+(a notebook cell, a web handler). No logic lives here.
+
+>>> from hgloc import sync
+>>> ok, path = sync.download_model_metadata("openai-community/gpt2")  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Awaitable, Callable
+from typing import ParamSpec, TypeVar
+
+from anyio.from_thread import BlockingPortalProvider
+
+from hgloc import _api
+
+__all__ = [
+    "download_model_metadata",
+    "get_cached_model_card_content",
+    "get_cached_model_config_content",
+    "get_model_card_content",
+    "get_model_config_content",
+    "list_local_models",
+    "prefetch",
+]
+
+P = ParamSpec("P")
+T = TypeVar("T")
+
+# One portal thread shared by every thread that is inside a call at the moment;
+# it stops when the last call returns.
+_portals = BlockingPortalProvider()
+
+
+def blocking(func: Callable[P, Awaitable[T]]) -> Callable[P, T]:
+    """Wrap an async function into a blocking one with the same signature."""
+
+    @functools.wraps(func)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> T:
+        with _portals as portal:
+            return portal.call(functools.partial(func, *args, **kwargs))
+
+    wrapper.__module__ = __name__
+    return wrapper
+
+
+download_model_metadata = blocking(_api.download_model_metadata)
+list_local_models = blocking(_api.list_local_models)
+get_cached_model_card_content = blocking(_api.get_cached_model_card_content)
+get_cached_model_config_content = blocking(_api.get_cached_model_config_content)
+get_model_card_content = blocking(_api.get_model_card_content)
+get_model_config_content = blocking(_api.get_model_config_content)
+prefetch = blocking(_api.prefetch)
