@@ -1,0 +1,806 @@
+"""The Hub emulator as a raw ASGI app: model info, tree listings, /resolve/ and a CDN.
+
+Routing and answers follow docs/hub-protocol.md (what huggingface_hub 2.4 expects).
+Handlers are pure functions of the request and the repos; faults (latency,
+errors, drops, corruption) are applied around them in :meth:`HubApp.__call__`.
+Everything expensive (hashes, JSON bodies, tree pages) is computed once and cached.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import hashlib
+import json
+import random
+import time
+from collections.abc import Awaitable, Callable, Collection, Iterable, Mapping, MutableMapping
+from typing import Any, NamedTuple, TypeAlias
+from urllib.parse import parse_qsl, quote, unquote, urlencode
+
+import anyio
+import attrs
+
+from ._faults import Faults
+from ._frontmatter import parse_front_matter
+from ._repos import FileEntry, Repo
+
+__all__ = ["ConnectionDropped", "Grant", "HubApp", "RequestRecord"]
+
+Scope: TypeAlias = MutableMapping[str, Any]
+Message: TypeAlias = MutableMapping[str, Any]
+Receive: TypeAlias = Callable[[], Awaitable[Message]]
+Send: TypeAlias = Callable[[Message], Awaitable[None]]
+Headers: TypeAlias = list[tuple[bytes, bytes]]
+
+_RECORDED_HEADERS = (b"authorization", b"range", b"accept-encoding", b"user-agent")
+_CONTENT_TYPES = {
+    ".json": b"application/json; charset=utf-8",
+    ".md": b"text/markdown; charset=utf-8",
+    ".txt": b"text/plain; charset=utf-8",
+    ".py": b"text/x-python; charset=utf-8",
+    ".gitattributes": b"text/plain; charset=utf-8",
+}
+_OCTETS = b"application/octet-stream"
+_CHUNK = 1 << 20
+_JSON = b"application/json; charset=utf-8"
+
+
+class ConnectionDropped(Exception):
+    """Raised inside the app to make uvicorn abort a connection mid-body (a fault)."""
+
+
+def _frozen(value: Iterable[str]) -> frozenset[str]:
+    return frozenset(value)
+
+
+@attrs.frozen
+class Grant:
+    """What a token may see: repos named in ``repos``, and every repo of ``user``'s namespace.
+
+    Applies to private repos (otherwise invisible) and gated repos (otherwise
+    answering GatedRepo).
+    """
+
+    user: str | None = None
+    repos: frozenset[str] = attrs.field(factory=frozenset, converter=_frozen)
+
+    def allows(self, repo: Repo) -> bool:
+        return repo.repo_id in self.repos or (self.user is not None and repo.namespace == self.user)
+
+
+def _grant(value: str | Collection[str] | Grant) -> Grant:
+    if isinstance(value, Grant):
+        return value
+    if isinstance(value, str):
+        return Grant(user=value)
+    return Grant(repos=frozenset(value))
+
+
+@attrs.frozen
+class RequestRecord:
+    """One request the emulator answered.
+
+    ``headers`` holds the request's ``authorization``, ``range``, ``accept-encoding``
+    and ``user-agent`` when sent. ``fault`` names the injected fault, if any
+    (``"fail_all"``, ``"error"``, ``"rate_limit"``, ``"drop"``, ``"corrupt"``,
+    ``"oversize"``).
+    """
+
+    method: str
+    path: str
+    query: str
+    host: str
+    headers: Mapping[str, str]
+    status: int
+    fault: str | None = None
+
+    @property
+    def authorization(self) -> str | None:
+        return self.headers.get("authorization")
+
+    @property
+    def has_auth(self) -> bool:
+        return "authorization" in self.headers
+
+    @property
+    def is_cdn(self) -> bool:
+        return self.path.startswith("/cdn/")
+
+
+class _FileRef(NamedTuple):
+    repo_id: str
+    path: str
+
+
+class _Reply(NamedTuple):
+    status: int
+    headers: Headers
+    body: bytes | memoryview = b""  # a memoryview for ranges: no copy of big files
+    file: _FileRef | None = None  # set when the body is a file's bytes (fault target)
+
+
+class _Request(NamedTuple):
+    method: str
+    raw: list[bytes]  # raw (percent-encoded) path segments
+    segs: list[str]  # decoded path segments
+    query: bytes
+    host: str
+    port: int
+    grant: Grant | None  # None: anonymous (or a token the hub does not know)
+    token_invalid: bool
+    range: str | None
+
+
+class _RepoCache:
+    """JSON bodies and tree listings of one repo, per commit index."""
+
+    __slots__ = ("info", "pages", "trees")
+
+    def __init__(self) -> None:
+        self.info: dict[tuple[int, bool, object, bool], bytes] = {}
+        self.trees: dict[int, _Tree] = {}
+        self.pages: dict[tuple[int, str, bool, int, int], tuple[bytes, bool]] = {}
+
+
+class _Tree:
+    """Directory structure of one commit: entries per directory and directory oids."""
+
+    __slots__ = ("children", "dir_oids", "files")
+
+    def __init__(self, entries: Iterable[FileEntry]) -> None:
+        self.files: dict[str, FileEntry] = {e.path: e for e in entries}
+        self.children: dict[str, list[str]] = {"": []}  # dir -> direct child paths
+        for path in self.files:
+            parent, _, _ = path.rpartition("/")
+            child = path
+            while True:
+                is_new = parent not in self.children
+                self.children.setdefault(parent, []).append(child)
+                if not is_new or parent == "":
+                    break
+                child = parent
+                parent = parent.rpartition("/")[0]
+        self.dir_oids: dict[str, str] = {}
+        for d in sorted(self.children, key=lambda p: -p.count("/") - (p != "")):
+            h = hashlib.sha1(b"tree\0", usedforsecurity=False)
+            for child in sorted(self.children[d]):
+                oid = self.dir_oids.get(child) or self.files[child].oid
+                h.update(f"{child.rpartition('/')[2]}\0{oid}\n".encode())
+            self.dir_oids[d] = h.hexdigest()
+
+    def entry_json(self, path: str) -> dict[str, object]:
+        if path in self.dir_oids:
+            return {"type": "directory", "oid": self.dir_oids[path], "size": 0, "path": path}
+        f = self.files[path]
+        out: dict[str, object] = {"type": "file", "oid": f.oid, "size": f.size, "path": path}
+        if f.sha256 is not None:
+            out["lfs"] = {"oid": f.sha256, "size": f.size, "pointerSize": f.pointer_size}
+        return out
+
+    def listing(self, path: str, recursive: bool) -> list[str] | None:
+        if path not in self.children:
+            return None
+        if not recursive:  # the Hub lists folders first, then files
+            kids = self.children[path]
+            return sorted(k for k in kids if k in self.children) + sorted(
+                k for k in kids if k not in self.children
+            )
+        out: list[str] = []
+        stack = [path]
+        while stack:
+            d = stack.pop()
+            for child in self.children[d]:
+                out.append(child)
+                if child in self.children:
+                    stack.append(child)
+        return sorted(out)
+
+
+def _iso(value: dt.datetime) -> str:
+    return value.strftime("%Y-%m-%dT%H:%M:%S.000Z")
+
+
+def _json(obj: object) -> bytes:
+    return json.dumps(obj, ensure_ascii=False, separators=(",", ":")).encode()
+
+
+def _content_type(path: str) -> bytes:
+    name = path.rpartition("/")[2]
+    dot = name.rfind(".")
+    return _CONTENT_TYPES.get(name[dot:] if dot >= 0 else name, _OCTETS)
+
+
+def _parse_range(value: str | None, size: int) -> tuple[int, int] | bool | None:
+    """(start, end inclusive) for a single ``bytes=`` range; None: serve whole; False: 416."""
+    if value is None or not value.startswith("bytes=") or "," in value:
+        return None
+    first, _, last = value[6:].strip().partition("-")
+    try:
+        if first == "":  # suffix range: the last N bytes
+            n = int(last)
+            return (max(size - n, 0), size - 1) if n > 0 and size > 0 else False
+        start = int(first)
+        end = int(last) if last else size - 1
+    except ValueError:
+        return None
+    if start >= size or end < start:
+        return False
+    return start, min(end, size - 1)
+
+
+def _file_reply(data: bytes, range_header: str | None, headers: Headers) -> _Reply:
+    """200 or 206 (or 416) answer for a file's bytes; ``headers`` carries the rest."""
+    size = len(data)
+    headers.append((b"accept-ranges", b"bytes"))
+    rng = _parse_range(range_header, size)
+    if rng is False:
+        headers.append((b"content-range", b"bytes */%d" % size))
+        headers.append((b"content-length", b"0"))
+        return _Reply(416, headers)
+    if rng is None or rng is True:
+        headers.append((b"content-length", b"%d" % size))
+        return _Reply(200, headers, data)
+    start, end = rng
+    headers.append((b"content-range", b"bytes %d-%d/%d" % (start, end, size)))
+    headers.append((b"content-length", b"%d" % (end - start + 1)))
+    return _Reply(206, headers, memoryview(data)[start : end + 1])
+
+
+def _error(status: int, code: str | None, message: str, extra: Headers | None = None) -> _Reply:
+    body = _json({"error": message})
+    headers: Headers = [(b"content-type", _JSON), (b"content-length", b"%d" % len(body))]
+    if code is not None:
+        headers.append((b"x-error-code", code.encode()))
+    headers.append((b"x-error-message", message.encode("latin-1", "replace")))
+    return _Reply(status, headers + (extra or []), body)
+
+
+def _plain(status: int, text: str, extra: Headers | None = None) -> _Reply:
+    body = text.encode()
+    headers: Headers = [
+        (b"content-type", b"text/plain; charset=utf-8"),
+        (b"content-length", b"%d" % len(body)),
+    ]
+    return _Reply(status, headers + (extra or []), body)
+
+
+def _split_revision(segs: list[str]) -> tuple[str, list[str]] | None:
+    """Revision and the rest; an unencoded ``refs/pr/1`` spans three segments."""
+    if not segs:
+        return None
+    if segs[0] == "refs" and len(segs) >= 3:
+        return "/".join(segs[:3]), segs[3:]
+    return segs[0], segs[1:]
+
+
+class HubApp:
+    """ASGI app answering the Hub protocol for ``repos``.
+
+    See :class:`hgloc.testing.HubEmulator` for the meaning of the arguments; the app
+    is usable on its own (e.g. with an in-process ASGI transport).
+    """
+
+    def __init__(
+        self,
+        repos: Iterable[Repo] = (),
+        *,
+        renames: Mapping[str, str] | None = None,
+        tokens: Mapping[str, str | Collection[str] | Grant] | None = None,
+        faults: Faults | None = None,
+        page_size: int = 1000,
+        resolver_quota: int = 100_000,
+        resolver_window: int = 300,
+        cdn_base: str | None = None,
+        record_requests: bool = True,
+        reject_invalid_tokens: bool = False,
+    ) -> None:
+        self.repos: dict[str, Repo] = {}
+        self._caches: dict[str, _RepoCache] = {}
+        for repo in repos:
+            self.add_repo(repo)
+        self.renames: dict[str, str] = dict(renames or {})
+        self.tokens: dict[str, Grant] = {t: _grant(v) for t, v in (tokens or {}).items()}
+        self.page_size = page_size
+        self.resolver_quota = resolver_quota
+        self.resolver_window = resolver_window
+        self.cdn_base = cdn_base.rstrip("/") if cdn_base else None
+        self.record_requests = record_requests
+        self.reject_invalid_tokens = reject_invalid_tokens
+        self.requests: list[RequestRecord] = []
+        self._faults = faults or Faults()
+        self._rng = random.Random(self._faults.seed)
+        self._count = 0
+        self._every = 0
+        self._window_start: float | None = None
+        self._window_used = 0
+        self._lfs_blobs: dict[str, bytes] = {}
+
+    # -- state --------------------------------------------------------------------------------
+
+    @property
+    def faults(self) -> Faults:
+        return self._faults
+
+    @faults.setter
+    def faults(self, faults: Faults) -> None:
+        self._faults = faults
+        self._rng = random.Random(faults.seed)
+        self._every = -1  # restart the rate_limit_every count
+
+    def add_repo(self, repo: Repo) -> None:
+        """Serve ``repo`` (replacing any repo with the same id)."""
+        self.repos[repo.repo_id] = repo
+        self._caches[repo.repo_id] = _RepoCache()
+
+    def _cache(self, repo: Repo) -> _RepoCache:
+        cache = self._caches.get(repo.repo_id)
+        if cache is None:
+            cache = self._caches[repo.repo_id] = _RepoCache()
+        return cache
+
+    # -- ASGI entry ---------------------------------------------------------------------------
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":  # lifespan is off; nothing else is served
+            return
+        method: str = scope["method"]
+        host = ""
+        token: str | None = None
+        range_header: str | None = None
+        recorded: dict[str, str] | None = {} if self.record_requests else None
+        for name, value in scope["headers"]:
+            if name == b"host":
+                host = value.decode("latin-1")
+            elif name == b"authorization":
+                auth = value.decode("latin-1")
+                if auth[:7].lower() == "bearer ":
+                    token = auth[7:].strip()
+            elif name == b"range":
+                range_header = value.decode("latin-1")
+            if recorded is not None and name in _RECORDED_HEADERS:
+                recorded[name.decode()] = value.decode("latin-1")
+        raw_path: bytes = scope.get("raw_path") or quote(scope["path"]).encode()
+        raw = raw_path.split(b"/")[1:]
+        if raw and raw[-1] == b"":
+            raw.pop()
+        segs = [unquote(s.decode("utf-8", "replace")) for s in raw]
+        grant = self.tokens.get(token) if token is not None else None
+        server = scope.get("server")
+        port = server[1] if server and server[1] else 80
+        if ":" in host:
+            host_port = host.rpartition(":")[2]
+            port = int(host_port) if host_port.isdigit() else port
+        request = _Request(
+            method,
+            raw,
+            segs,
+            scope.get("query_string", b""),
+            host,
+            port,
+            grant,
+            token is not None and grant is None,
+            range_header,
+        )
+
+        faults = self._faults
+        if faults.latency > 0:
+            await anyio.sleep(faults.latency)
+        reply, fault = self._answer(request, faults)
+
+        drop = (
+            method == "GET"
+            and len(reply.body) > 0
+            and faults.drop_rate > 0
+            and self._rng.random() < faults.drop_rate
+        )
+        if drop:
+            fault = "drop"
+        if recorded is not None:
+            self.requests.append(
+                RequestRecord(
+                    method,
+                    scope["path"],
+                    request.query.decode("latin-1"),
+                    host,
+                    recorded,
+                    reply.status,
+                    fault,
+                )
+            )
+        await send(
+            {"type": "http.response.start", "status": reply.status, "headers": reply.headers}
+        )
+        body = reply.body if method != "HEAD" else b""
+        if drop:  # half the body, then abort: the client sees a short read
+            body = body[: len(body) // 2]
+        if len(body) <= _CHUNK and not drop:
+            await send({"type": "http.response.body", "body": bytes(body)})
+            return
+        # Big bodies go out in chunks so uvicorn's flow control bounds the memory used.
+        view = memoryview(body)
+        for start in range(0, len(view), _CHUNK):
+            chunk = bytes(view[start : start + _CHUNK])
+            await send({"type": "http.response.body", "body": chunk, "more_body": True})
+        if drop:
+            raise ConnectionDropped(scope["path"])
+        await send({"type": "http.response.body", "body": b""})
+
+    def _answer(self, request: _Request, faults: Faults) -> tuple[_Reply, str | None]:
+        """The reply and the name of the fault injected, if any (drops excepted)."""
+        if faults.rate_limit_every != self._every:  # count from when the knob was set
+            self._every, self._count = faults.rate_limit_every, 0
+        self._count += 1
+        if faults.fail_all:
+            return _plain(503, "Service Unavailable"), "fail_all"
+        if faults.rate_limit_every > 0 and self._count % faults.rate_limit_every == 0:
+            retry = (b"retry-after", b"%d" % faults.retry_after)
+            return _plain(429, "Too Many Requests", [retry]), "rate_limit"
+        if faults.error_rate > 0 and self._rng.random() < faults.error_rate:
+            return _plain(503, "Service Unavailable"), "error"
+        if request.token_invalid and self.reject_invalid_tokens:
+            return _error(401, None, "Invalid credentials in Authorization header"), None
+        reply = self._route(request)
+        if reply.file is None or request.method != "GET" or not reply.body:
+            return reply, None
+        repo_id, path = reply.file
+        body = reply.body
+        if reply.status == 200 and faults.matches(faults.oversize_paths, repo_id, path):
+            body = bytes(body) + b"\0" * faults.oversize_by
+            headers = [
+                (k, b"%d" % len(body) if k == b"content-length" else v) for k, v in reply.headers
+            ]
+            return reply._replace(body=body, headers=headers), "oversize"
+        if faults.matches(faults.corrupt_paths, repo_id, path) or (
+            faults.corrupt_rate > 0 and self._rng.random() < faults.corrupt_rate
+        ):
+            flipped = bytearray(body)
+            flipped[self._rng.randrange(len(flipped))] ^= 0xFF
+            return reply._replace(body=bytes(flipped)), "corrupt"
+        return reply, None
+
+    # -- routing ------------------------------------------------------------------------------
+
+    def _route(self, req: _Request) -> _Reply:
+        segs = req.segs
+        if req.method not in ("GET", "HEAD"):
+            return _plain(405, "Method Not Allowed", [(b"allow", b"GET, HEAD")])
+        if not segs:
+            return _plain(404, "Not Found")
+        if segs[0] == "cdn":
+            return self._cdn(req)
+        if segs[0] == "api" and len(segs) >= 3 and segs[1] == "models":
+            return self._api(req)
+        return self._resolve(req)
+
+    def _known(self, repo_id: str) -> bool:
+        return repo_id in self.repos or repo_id in self.renames
+
+    def _split_repo(
+        self, segs: list[str], start: int, actions: Collection[str]
+    ) -> tuple[str, int] | None:
+        """(repo id, index of the segment after it): legacy ``name`` or ``org/name``."""
+        rest = segs[start:]
+        one = len(rest) >= 1 and (len(rest) == 1 or rest[1] in actions)
+        two = len(rest) >= 2 and (len(rest) == 2 or rest[2] in actions)
+        if one and two:
+            # Ambiguous ("gpt2/tree"...): prefer an id the hub knows, then org/name.
+            one = self._known(rest[0]) and not self._known(f"{rest[0]}/{rest[1]}")
+            two = not one
+        if two:
+            return f"{rest[0]}/{rest[1]}", start + 2
+        if one:
+            return rest[0], start + 1
+        return None
+
+    def _open_repo(self, req: _Request, repo_id: str, id_start: int, id_end: int) -> Repo | _Reply:
+        """The repo if this request may see it; else a rename redirect or RepoNotFound."""
+        repo = self.repos.get(repo_id)
+        if repo is None:
+            target = self.renames.get(repo_id)
+            if target is not None:
+                # Relative Location on the same host: clients follow it and keep auth.
+                parts = [b"", *req.raw[:id_start], quote(target).encode(), *req.raw[id_end:]]
+                location = b"/".join(parts) + (b"?" + req.query if req.query else b"")
+                return _plain(307, f"Moved to {target}", [(b"location", location)])
+            return self._repo_not_found(req)
+        if repo.private and (req.grant is None or not req.grant.allows(repo)):
+            return self._repo_not_found(req)
+        return repo
+
+    @staticmethod
+    def _repo_not_found(req: _Request) -> _Reply:
+        # Without a valid token the Hub cannot tell "missing" from "private": 401 for both.
+        status = 404 if req.grant is not None else 401
+        return _error(status, "RepoNotFound", "Repository not found")
+
+    # -- /api/models --------------------------------------------------------------------------
+
+    def _api(self, req: _Request) -> _Reply:
+        found = self._split_repo(req.segs, 2, ("revision", "tree"))
+        if found is None:
+            return _plain(404, "Not Found")
+        repo_id, i = found
+        repo = self._open_repo(req, repo_id, 2, i)
+        if isinstance(repo, _Reply):
+            return repo
+        rest = req.segs[i:]
+        if not rest:
+            return self._info(req, repo, None)
+        if rest[0] == "revision" and len(rest) >= 2:
+            return self._info(req, repo, "/".join(rest[1:]))
+        if rest[0] == "tree":
+            split = _split_revision(rest[1:])
+            if split is not None:
+                return self._tree(req, repo, split[0], "/".join(split[1]))
+        return _plain(404, "Not Found")
+
+    @staticmethod
+    def _revision_not_found(revision: str) -> _Reply:
+        return _error(404, "RevisionNotFound", f"Invalid rev id: {revision}")
+
+    def _info(self, req: _Request, repo: Repo, revision: str | None) -> _Reply:
+        index = repo.resolve(revision)
+        if index is None:
+            return self._revision_not_found(revision or "")
+        blobs = any(k == b"blobs" and v.lower() == b"true" for k, v in _query(req.query))
+        cache = self._cache(repo)
+        key = (index, blobs, repo.gated, repo.private)
+        body = cache.info.get(key)
+        if body is None:
+            body = cache.info[key] = _json(_model_info(repo, index, blobs))
+        return _Reply(200, [(b"content-type", _JSON), (b"content-length", b"%d" % len(body))], body)
+
+    def _tree(self, req: _Request, repo: Repo, revision: str, path: str) -> _Reply:
+        index = repo.resolve(revision)
+        if index is None:
+            return self._revision_not_found(revision)
+        query = _query(req.query)
+        recursive = any(k == b"recursive" and v.lower() == b"true" for k, v in query)
+        cursor = next((v for k, v in query if k == b"cursor"), b"")
+        try:
+            offset = int(base64.urlsafe_b64decode(cursor).decode()) if cursor else 0
+        except ValueError:
+            return _error(400, None, "Invalid cursor")
+        cache = self._cache(repo)
+        key = (index, path, recursive, offset, self.page_size)
+        page = cache.pages.get(key)
+        if page is None:
+            tree = cache.trees.get(index)
+            if tree is None:
+                tree = cache.trees[index] = _Tree(repo.entries(index))
+            listing = tree.listing(path.strip("/"), recursive)
+            if listing is None:
+                return _error(404, "EntryNotFound", f"{path} does not exist on {revision}")
+            chunk = listing[offset : offset + self.page_size]
+            page = cache.pages[key] = (
+                _json([tree.entry_json(p) for p in chunk]),
+                offset + self.page_size < len(listing),
+            )
+        body, more = page
+        headers: Headers = [(b"content-type", _JSON), (b"content-length", b"%d" % len(body))]
+        if more:
+            next_cursor = base64.urlsafe_b64encode(b"%d" % (offset + self.page_size))
+            params = [(k, v) for k, v in query if k != b"cursor"] + [(b"cursor", next_cursor)]
+            url = b"http://%s/%s?%s" % (
+                req.host.encode("latin-1"),
+                b"/".join(req.raw),
+                urlencode(params).encode(),
+            )
+            headers.append((b"link", b'<%s>; rel="next"' % url))
+        return _Reply(200, headers, body)
+
+    # -- /{repo}/resolve/{revision}/{path} ----------------------------------------------------
+
+    def _ratelimit(self) -> tuple[Headers, bool]:
+        """RateLimit headers for a /resolve/ call, and whether the quota is exhausted."""
+        now = time.monotonic()
+        if self._window_start is None or now - self._window_start >= self.resolver_window:
+            self._window_start, self._window_used = now, 0
+        reset = max(int(self._window_start + self.resolver_window - now), 1)
+        exhausted = self._window_used >= self.resolver_quota
+        if not exhausted:
+            self._window_used += 1
+        left = self.resolver_quota - self._window_used
+        headers = [
+            (b"ratelimit", b'"resolvers";r=%d;t=%d' % (left, reset)),
+            (
+                b"ratelimit-policy",
+                b'"fixed window";"resolvers";q=%d;w=%d'
+                % (self.resolver_quota, self.resolver_window),
+            ),
+        ]
+        if exhausted:
+            headers.append((b"retry-after", b"%d" % reset))
+        return headers, exhausted
+
+    def _resolve(self, req: _Request) -> _Reply:
+        found = self._split_repo(req.segs, 0, ("resolve",))
+        if found is None or found[1] >= len(req.segs) or req.segs[found[1]] != "resolve":
+            return _plain(404, "Not Found")
+        repo_id, i = found
+        limit, exhausted = self._ratelimit()
+        if exhausted:
+            return _plain(429, "Too Many Requests", limit)
+        repo = self._open_repo(req, repo_id, 0, i)
+        if isinstance(repo, _Reply):
+            return repo._replace(headers=repo.headers + limit)
+        split = _split_revision(req.segs[i + 1 :])
+        if split is None or not split[1]:
+            return _plain(404, "Not Found", limit)
+        revision, parts = split
+        path = "/".join(parts)
+        if repo.gated and path not in repo.ungated_paths:
+            if req.grant is None:
+                message = (
+                    f"Access to model {repo.repo_id} is restricted. You must have access to it "
+                    "and be authenticated to access it. Please log in."
+                )
+                return _error(401, "GatedRepo", message, limit)
+            if not req.grant.allows(repo):
+                message = (
+                    f"Access to model {repo.repo_id} is restricted and you are not in the "
+                    "authorized list."
+                )
+                return _error(403, "GatedRepo", message, limit)
+        index = repo.resolve(revision)
+        if index is None:
+            return _error(404, "RevisionNotFound", f"Invalid rev id: {revision}", limit)
+        commit = repo.commit_sha(index).encode()
+        entry = repo.entry(index, path)
+        if entry is None:
+            extra = [(b"x-repo-commit", commit), *limit]
+            return _error(404, "EntryNotFound", f"{path} does not exist on {revision}", extra)
+        headers: Headers = [(b"x-repo-commit", commit), *limit]
+        if entry.sha256 is not None:
+            self._lfs_blobs[entry.sha256] = entry.data
+            location = self._cdn_url(req, repo.repo_id, entry)
+            headers += [
+                (b"location", location.encode()),
+                (b"etag", b'"%s"' % entry.oid.encode()),
+                (b"x-linked-etag", b'"%s"' % entry.sha256.encode()),
+                (b"x-linked-size", b"%d" % entry.size),
+                (b"content-length", b"0"),
+            ]
+            return _Reply(302, headers)
+        headers += [
+            (b"etag", b'"%s"' % entry.oid.encode()),
+            (b"content-type", _content_type(path)),
+        ]
+        return _file_reply(entry.data, req.range, headers)._replace(
+            file=_FileRef(repo.repo_id, path)
+        )
+
+    # -- CDN ----------------------------------------------------------------------------------
+
+    def _cdn_url(self, req: _Request, repo_id: str, entry: FileEntry) -> str:
+        if self.cdn_base is not None:
+            base = self.cdn_base
+        else:
+            # A different host name for the same socket: clients must drop auth on the way.
+            hostname = req.host.rpartition(":")[0] if ":" in req.host else req.host
+            other = "127.0.0.1" if hostname == "localhost" else "localhost"
+            base = f"http://{other}:{req.port}"
+        return (
+            f"{base}/cdn/lfs/{entry.sha256}?"
+            f"repo={quote(repo_id, safe='')}&path={quote(entry.path, safe='')}"
+        )
+
+    def _cdn(self, req: _Request) -> _Reply:
+        if len(req.segs) != 3 or req.segs[1] != "lfs":
+            return _plain(404, "NoSuchKey")
+        sha256 = req.segs[2]
+        params = dict(_query(req.query))
+        repo_id = unquote(params.get(b"repo", b"").decode("latin-1"))
+        path = unquote(params.get(b"path", b"").decode("latin-1"))
+        data = self._lfs_blobs.get(sha256)
+        if data is None:  # a URL built from a tree listing, never resolved yet
+            data = self._find_lfs(repo_id, sha256)
+            if data is None:
+                return _plain(404, "NoSuchKey")
+            self._lfs_blobs[sha256] = data
+        name = path.rpartition("/")[2] or sha256
+        ascii_name = name.encode("ascii", "replace").decode().replace('"', "_")
+        disposition = f"inline; filename*=UTF-8''{quote(name, safe='')}; filename=\"{ascii_name}\";"
+        headers: Headers = [
+            (b"content-type", _OCTETS),
+            (b"etag", b'"%s"' % sha256.encode()),
+            (b"content-disposition", disposition.encode()),
+        ]
+        return _file_reply(data, req.range, headers)._replace(file=_FileRef(repo_id, path))
+
+    def _find_lfs(self, repo_id: str, sha256: str) -> bytes | None:
+        repo = self.repos.get(repo_id)
+        if repo is None:
+            return None
+        for index in range(len(repo.commits)):
+            for entry in repo.entries(index):
+                if entry.sha256 == sha256:
+                    return entry.data
+        return None
+
+
+def _query(query: bytes) -> list[tuple[bytes, bytes]]:
+    if not query:
+        return []
+    return [
+        (k.encode("latin-1"), v.encode("latin-1"))
+        for k, v in parse_qsl(query.decode("latin-1"), keep_blank_values=True)
+    ]
+
+
+def _model_info(repo: Repo, index: int, blobs: bool) -> dict[str, object]:
+    """The JSON the Hub answers on /api/models/{id}[/revision/{rev}]."""
+    readme = repo.commits[index].get("README.md")
+    card: dict[str, object] = {}
+    if readme is not None:
+        card = parse_front_matter(readme.decode("utf-8", "replace"))
+    siblings: list[dict[str, object]] = []
+    used = 0
+    for entry in repo.entries(index):
+        used += entry.size
+        sibling: dict[str, object] = {"rfilename": entry.path}
+        if blobs:
+            sibling["size"] = entry.size
+            sibling["blobId"] = entry.oid
+            if entry.sha256 is not None:
+                # Note: "sha256" here, but "oid" in tree listings (as on the Hub).
+                sibling["lfs"] = {
+                    "sha256": entry.sha256,
+                    "size": entry.size,
+                    "pointerSize": entry.pointer_size,
+                }
+        siblings.append(sibling)
+    library = repo.library_name or card.get("library_name")
+    pipeline = repo.pipeline_tag or card.get("pipeline_tag")
+    tags: list[str] = list(repo.model_tags)
+    if not tags:
+        card_tags = card.get("tags")
+        tags = [str(t) for t in card_tags] if isinstance(card_tags, list) else []
+        if isinstance(library, str):
+            tags.append(library)
+        if card.get("license") is not None:
+            tags.append(f"license:{card['license']}")
+        tags.append("region:us")
+        tags = list(dict.fromkeys(tags))
+    info: dict[str, object] = {
+        "_id": hashlib.sha1(repo.repo_id.encode(), usedforsecurity=False).hexdigest()[:24],
+        "id": repo.repo_id,
+        "modelId": repo.repo_id,
+        "author": repo.namespace,
+        "sha": repo.commit_sha(index),
+        "lastModified": _iso(repo.last_modified(index)),
+        "createdAt": _iso(repo.created_at),
+        "private": repo.private,
+        "gated": repo.gated,
+        "disabled": False,
+        "downloads": repo.downloads,
+        "likes": repo.likes,
+        "tags": tags,
+    }
+    if library is not None:
+        info["library_name"] = library
+    if pipeline is not None:
+        info["pipeline_tag"] = pipeline
+    if card:
+        info["cardData"] = card
+    config = _config_summary(repo.commits[index].get("config.json"))
+    if config:
+        info["config"] = config
+    info["siblings"] = siblings
+    info["spaces"] = []
+    info["usedStorage"] = used
+    return info
+
+
+def _config_summary(data: bytes | None) -> dict[str, object]:
+    """The few config.json keys the Hub repeats in model info."""
+    if data is None:
+        return {}
+    try:
+        config = json.loads(data)
+    except ValueError:
+        return {}
+    if not isinstance(config, dict):
+        return {}
+    return {k: config[k] for k in ("architectures", "model_type") if k in config}
