@@ -84,6 +84,11 @@ class ModelResult:
     def ok(self) -> bool:
         return self.status is not Status.FAILED
 
+    @property
+    def label(self) -> str:
+        """``model_id`` or ``model_id@revision``, as users write it."""
+        return self.model_id if self.revision is None else f"{self.model_id}@{self.revision}"
+
     def as_dict(self) -> dict[str, Any]:
         return {
             "model_id": self.model_id,

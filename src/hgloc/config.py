@@ -15,9 +15,16 @@ from typing import Any
 
 import attrs
 
-__all__ = ["DEFAULT_ENDPOINT", "Config", "HGLocalizationConfig", "default_store_path"]
+__all__ = [
+    "DEFAULT_CONCURRENCY",
+    "DEFAULT_ENDPOINT",
+    "Config",
+    "HGLocalizationConfig",
+    "default_store_path",
+]
 
 DEFAULT_ENDPOINT = "https://huggingface.co"
+DEFAULT_CONCURRENCY = 64  # models in flight in a bulk run
 
 _TRUE = {"1", "true", "yes", "on", "y", "t"}
 

@@ -1,0 +1,249 @@
+"""How the CLI writes things: terminal detection, tables, JSON, cards and configs.
+
+rich is imported inside the functions that draw, so commands that never draw
+(and ``--help``) do not pay for it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from collections.abc import Iterable, Mapping, Sequence
+from typing import IO, TYPE_CHECKING, Any
+
+import click
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from hgloc._results import CachedModel
+
+__all__ = [
+    "config_summary",
+    "console",
+    "echo_json",
+    "is_interactive",
+    "is_terminal",
+    "one_line",
+    "print_card",
+    "print_config",
+    "print_models",
+    "short_commit",
+    "split_front_matter",
+]
+
+
+def is_terminal(stream: IO[str] | None = None) -> bool:
+    """Whether ``stream`` (stdout by default) is a terminal worth drawing on.
+
+    ``TTY_COMPATIBLE=1``/``0`` overrides the check, the same switch rich honours,
+    so ``TTY_COMPATIBLE=1 hgloc show-model-card x | less -R`` renders.
+    """
+    forced = os.environ.get("TTY_COMPATIBLE", "")
+    if forced in ("0", "1"):
+        return forced == "1"
+    stream = sys.stdout if stream is None else stream
+    try:
+        return stream.isatty()
+    except (AttributeError, ValueError):  # no isatty, or a closed stream
+        return False
+
+
+def is_interactive(stream: IO[str] | None = None) -> bool:
+    """Whether a live, redrawn display (a progress bar) suits ``stream`` (stderr by default).
+
+    ``TTY_INTERACTIVE=1``/``0`` overrides, as in rich; dumb terminals get plain lines.
+    """
+    forced = os.environ.get("TTY_INTERACTIVE", "")
+    if forced in ("0", "1"):
+        return forced == "1"
+    stream = sys.stderr if stream is None else stream
+    dumb = os.environ.get("TERM", "").lower() in ("dumb", "unknown")
+    return is_terminal(stream) and not dumb
+
+
+def console(*, stderr: bool = False) -> Console:
+    """A rich console on the current stdout/stderr (looked up now: tests swap them)."""
+    from rich.console import Console
+
+    stream = sys.stderr if stderr else sys.stdout
+    return Console(file=stream, force_terminal=is_terminal(stream), highlight=False)
+
+
+def one_line(text: str) -> str:
+    """``text`` with its line breaks folded, so one failure is one line of output."""
+    return " ".join(text.split())
+
+
+def short_commit(commit: str | None) -> str:
+    return commit[:8] if commit else "-"
+
+
+def echo_json(data: Any) -> None:
+    """Print ``data`` as indented JSON on stdout; NaN stays ``NaN`` like Python's json writes it."""
+    click.echo(json.dumps(data, indent=2, ensure_ascii=False))
+
+
+# -- list-local-models -------------------------------------------------------
+
+_COLUMNS = ("model", "revision", "commit", "card", "config", "kind", "public", "path")
+
+
+def _row(model: CachedModel) -> tuple[str, ...]:
+    return (
+        model.model_id,
+        model.revision or "(default)",
+        short_commit(model.commit),
+        "yes" if model.has_card else "no",
+        "yes" if model.has_config else "no",
+        "full" if model.is_full_model else "metadata",
+        "yes" if model.is_public else "no",
+        model.path,
+    )
+
+
+def print_models(models: Sequence[CachedModel], *, root: str) -> None:
+    """A table of cached models: drawn with rich on a terminal, aligned plain text otherwise.
+
+    Plain text keeps one model per line and absolute paths whatever the width,
+    so ``grep`` and ``awk`` work on it; ``--json`` is the format for programs.
+    The drawn table shows paths relative to ``root`` (named in its title) to fit.
+    """
+    rows = [_row(m) for m in models]
+    if not is_terminal():
+        widths = [max(len(c), *(len(r[i]) for r in rows)) for i, c in enumerate(_COLUMNS)]
+        for cells in (tuple(c.upper() for c in _COLUMNS), *rows):
+            line = "  ".join(cell.ljust(w) for cell, w in zip(cells, widths, strict=True))
+            click.echo(line.rstrip())
+        return
+
+    from rich import box
+    from rich.table import Table
+
+    prefix = root.rstrip(os.sep) + os.sep
+    noun = "model" if len(rows) == 1 else "models"
+    table = Table(
+        title=f"{len(rows)} {noun} in {root}",
+        title_justify="left",
+        box=box.SIMPLE_HEAD,
+        pad_edge=False,
+        collapse_padding=True,
+    )
+    for name in _COLUMNS:
+        # The id and the path are what people copy: folded, never cut; short columns never wrap.
+        table.add_column(name, overflow="fold", no_wrap=name not in ("model", "path"))
+    for cells in rows:
+        path = cells[-1]
+        table.add_row(*cells[:-1], path.removeprefix(prefix) if path.startswith(prefix) else path)
+    console().print(table)
+
+
+# -- show-model-card ---------------------------------------------------------
+
+
+def split_front_matter(card: str) -> tuple[str | None, str]:
+    """Split a card's YAML front matter (between ``---`` lines at the top) from its body."""
+    lines = card.splitlines(keepends=True)
+    if not lines or lines[0].strip() != "---":
+        return None, card
+    for i, line in enumerate(lines[1:], start=1):
+        if line.strip() == "---":
+            return "".join(lines[1:i]), "".join(lines[i + 1 :])
+    return None, card
+
+
+def print_card(card: str, *, title: str) -> None:
+    """The card as Markdown on a terminal; byte-for-byte text when piped."""
+    if not is_terminal():
+        click.echo(card, nl=not card.endswith("\n"))
+        return
+
+    from rich.markdown import Markdown
+    from rich.panel import Panel
+
+    out = console()
+    front, body = split_front_matter(card)
+    if front is not None and front.strip():
+        # Rich would read front matter as a rule plus a heading: show it as the metadata it is.
+        out.print(Panel(front.rstrip(), title=f"{title} metadata", title_align="left", style="dim"))
+    out.print(Markdown(body))
+
+
+# -- show-model-config -------------------------------------------------------
+
+# Config keys differ by architecture; the first one present wins.
+_HIDDEN_KEYS = ("hidden_size", "d_model", "n_embd", "dim", "embed_dim")
+_LAYER_KEYS = ("num_hidden_layers", "n_layer", "num_layers", "n_layers")
+_VOCAB_KEYS = ("vocab_size", "n_vocab", "padded_vocab_size")
+_NESTED = ("text_config", "llm_config", "language_config")  # multimodal models nest the LM
+
+
+def _is_count(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _lookup(config: Mapping[str, Any], keys: Iterable[str]) -> str | None:
+    keys = tuple(keys)
+    for key in keys:
+        if _is_count(config.get(key)):
+            return str(config[key])
+    for nested in _NESTED:
+        inner = config.get(nested)
+        if isinstance(inner, Mapping):
+            for key in keys:
+                if _is_count(inner.get(key)):
+                    return f"{inner[key]} ({nested})"
+    return None
+
+
+def _layers(config: Mapping[str, Any]) -> str | None:
+    found = _lookup(config, _LAYER_KEYS)
+    if found is not None:
+        return found
+    enc, dec = config.get("encoder_layers"), config.get("decoder_layers")
+    if _is_count(enc) and _is_count(dec):
+        return f"{enc} encoder + {dec} decoder"
+    return None
+
+
+def config_summary(config: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """The few facts people look for first, under the key variants architectures use."""
+    out: list[tuple[str, str]] = []
+    model_type = config.get("model_type")
+    if isinstance(model_type, str) and model_type:
+        out.append(("Model type", model_type))
+    archs = config.get("architectures")
+    if isinstance(archs, list) and archs:
+        out.append(("Architectures", ", ".join(str(a) for a in archs)))
+    for label, value in (
+        ("Hidden size", _lookup(config, _HIDDEN_KEYS)),
+        ("Layers", _layers(config)),
+        ("Vocabulary", _lookup(config, _VOCAB_KEYS)),
+    ):
+        if value is not None:
+            out.append((label, value))
+    return out
+
+
+def print_config(config: Mapping[str, Any], *, title: str) -> None:
+    """Pretty JSON; on a terminal, a short summary first and JSON highlighting."""
+    if not is_terminal():
+        echo_json(config)
+        return
+
+    from rich.json import JSON
+    from rich.table import Table
+
+    out = console()
+    summary = config_summary(config)
+    if summary:
+        grid = Table.grid(padding=(0, 2))
+        grid.add_column(style="bold")
+        grid.add_column()
+        for label, value in summary:
+            grid.add_row(f"{label}:", value)
+        out.print(title, style="bold", markup=False)
+        out.print(grid)
+        out.print()
+    out.print(JSON(json.dumps(config, indent=2, ensure_ascii=False)))

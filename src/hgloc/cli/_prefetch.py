@@ -1,0 +1,168 @@
+"""``hgloc prefetch``: cache many models in one run, with progress and a per-model report."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from typing import TYPE_CHECKING
+
+import click
+
+from hgloc.cli import _output, _progress
+from hgloc.cli._app import EXIT_FAILED, BadInputError, Settings, pass_settings
+
+if TYPE_CHECKING:
+    from hgloc._results import PrefetchReport
+    from hgloc.localizer import ModelRef
+
+__all__ = ["read_model_list", "register"]
+
+from hgloc.config import DEFAULT_CONCURRENCY as _DEFAULT_CONCURRENCY
+
+# A comment starts at a '#' that begins the line or follows a space ('#' may appear in a
+# git branch name, never after a space).
+_COMMENT = re.compile(r"(?:^|\s)#.*$")
+
+
+def register(group: click.Group) -> None:
+    """Add ``prefetch`` to ``group``."""
+    group.add_command(prefetch)
+
+
+def _read_text(name: str) -> str:
+    """The text of a model list; ``-`` is stdin. Unreadable: exit 2 naming the file."""
+    try:
+        # utf-8-sig: tolerate the BOM some Windows editors write.
+        with click.open_file(name, encoding="utf-8-sig") as handle:
+            return str(handle.read())
+    except UnicodeDecodeError as exc:
+        raise BadInputError(f"cannot read model list {name}: not UTF-8 text ({exc})") from exc
+    except OSError as exc:
+        raise BadInputError(f"cannot read model list {name}: {exc.strerror or exc}") from exc
+
+
+def read_model_list(
+    args: Iterable[str], files: Iterable[str], revision: str | None
+) -> tuple[list[ModelRef], list[str]]:
+    """Every model asked for (arguments, then files, first occurrence kept), and every problem.
+
+    Problems name where the bad entry is (``models.txt:3``, ``argument 2``) so all of
+    them can be fixed in one go.
+    """
+    from hgloc.errors import InvalidModelIdError
+    from hgloc.localizer import parse_model_ref
+
+    refs: dict[ModelRef, None] = {}  # an ordered set
+    problems: list[str] = []
+
+    def add(text: str, where: str) -> None:
+        try:
+            refs.setdefault(parse_model_ref(text, revision), None)
+        except InvalidModelIdError as exc:
+            problems.append(f"{where}: {_output.one_line(str(exc))}")
+
+    for index, text in enumerate(args, start=1):
+        add(text, f"argument {index}")
+    for name in files:
+        shown = "<stdin>" if name == "-" else name
+        for number, line in enumerate(_read_text(name).splitlines(), start=1):
+            text = _COMMENT.sub("", line).strip()
+            if text:
+                add(text, f"{shown}:{number}")
+    return list(refs), problems
+
+
+@click.command("prefetch")
+@click.argument("model_ids", nargs=-1, metavar="[MODEL_ID]...")
+@click.option(
+    "-f",
+    "--file",
+    "files",
+    multiple=True,
+    metavar="FILE",
+    help="Read ids from FILE ('-': stdin): one a line, id@revision allowed, '#' comments.",
+)
+@click.option("-r", "--revision", help="Revision for the ids that do not name one.")
+@click.option(
+    "-c",
+    "--concurrency",
+    type=click.IntRange(min=1),
+    metavar="N",
+    default=_DEFAULT_CONCURRENCY,
+    show_default=True,
+    help="Models fetched at once.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON on stdout.")
+@click.option(
+    "--refresh", is_flag=True, help="Ask the Hub whether cached revisions moved; refetch those."
+)
+@pass_settings
+def prefetch(
+    settings: Settings,
+    model_ids: tuple[str, ...],
+    files: tuple[str, ...],
+    revision: str | None,
+    concurrency: int,
+    as_json: bool,
+    refresh: bool,
+) -> None:
+    """Cache the card and config of many models at once.
+
+    Ids come from the arguments and from -f files. Every id is checked before
+    anything is fetched: a bad one stops the run with exit code 2 and its line
+    number. One model's failure does not stop the others; the exit code is 1
+    when any failed, and the summary (or the --json report) says which and why.
+
+    \b
+    Examples:
+      hgloc prefetch google-bert/bert-base-uncased openai-community/gpt2
+      hgloc prefetch -f models.txt --concurrency 32
+      grep -v llama models.txt | hgloc prefetch -f - --json > report.json
+
+    \b
+    A model list:
+      # encoders
+      google-bert/bert-base-uncased
+      FacebookAI/roberta-base@main   # a pinned revision
+    """
+    refs, problems = read_model_list(model_ids, files, revision)
+    if problems:
+        for problem in problems:
+            click.echo(f"Error: {problem}", err=True)
+        noun = "entry" if len(problems) == 1 else "entries"
+        raise BadInputError(f"{len(problems)} bad model {noun}; nothing was fetched")
+    if not refs:
+        if not files:
+            raise click.UsageError("give model ids as arguments or with -f FILE")
+        click.echo("No model ids in the given lists; nothing to do.", err=True)
+    report = _run(settings, refs, concurrency=concurrency, refresh=refresh, as_json=as_json)
+
+    if as_json:
+        _output.echo_json(report.as_dict())
+    if not settings.quiet:
+        click.echo(_progress.summary_line(report), err=as_json)
+    for line in _progress.failure_lines(report):
+        click.echo(line, err=True)
+    if not report.ok:
+        click.get_current_context().exit(EXIT_FAILED)
+
+
+def _run(
+    settings: Settings, refs: list[ModelRef], *, concurrency: int, refresh: bool, as_json: bool
+) -> PrefetchReport:
+    import anyio
+
+    from hgloc._results import PrefetchReport
+    from hgloc.localizer import Localizer
+
+    if not refs:
+        return PrefetchReport((), 0.0)
+    config = settings.config()
+    reporter = _progress.make_reporter(len(refs), quiet=settings.quiet, json_output=as_json)
+
+    async def run() -> PrefetchReport:
+        async with Localizer(config, concurrency=concurrency) as loc:
+            return await loc.prefetch(refs, refresh=refresh, progress=reporter)
+
+    with reporter:
+        return anyio.run(run)
