@@ -171,7 +171,7 @@ async def test_card_only_and_config_only_repos_keep_what_they_have(loc: Localize
 async def test_repo_with_neither_is_an_error_and_stores_nothing(
     loc: Localizer, store: StorageBackend
 ) -> None:
-    with pytest.raises(HubError, match="neither README.md nor config.json"):
+    with pytest.raises(HubError, match=r"neither README\.md nor config\.json"):
         await loc.download("hgloc-test/empty")
     assert await snapshot(store) == {}
 
@@ -271,8 +271,9 @@ async def test_transient_errors_are_retried(loc: Localizer, hub: HubEmulator) ->
     hub.faults.error_rate = 0.3
     hub.faults.drop_rate = 0.2
     hub.faults.seed = 7
-    report = await loc.prefetch([r for r in hub.repos if r.startswith("nlp-lab/")])
-    assert report.ok, [r.error for r in report.failed]
+    ids = [r for r in hub.repos if not r.startswith("hgloc")][:12]
+    report = await loc.prefetch(ids)
+    assert len(report.fetched) == 12, [r.error for r in report.failed]
     assert any(r.fault in ("error", "drop") for r in hub.requests)
 
 
@@ -290,7 +291,7 @@ async def test_corrupted_bytes_are_caught_and_never_stored(
     loc: Localizer, hub: HubEmulator, store: StorageBackend
 ) -> None:
     hub.faults.corrupt_paths = frozenset({"hgloc-test/config-only/config.json"})
-    with pytest.raises(IntegrityError, match="config.json"):
+    with pytest.raises(IntegrityError, match=r"config\.json"):
         await loc.download("hgloc-test/config-only")
     assert await snapshot(store) == {}
 
@@ -398,7 +399,9 @@ async def test_prefetch_bounds_concurrency(config: Config, store: StorageBackend
     assert report.seconds >= (fetched / 4) * 0.05 * 0.9
 
 
-async def test_prefetch_paces_itself_to_the_rate_limit(config: Config, store: StorageBackend) -> None:
+async def test_prefetch_paces_itself_to_the_rate_limit(
+    config: Config, store: StorageBackend
+) -> None:
     hub = corpus_hub(60, resolver_quota=70, resolver_window=3)
     ids = [r for r in hub.repos if not r.startswith("hgloc")][:30]
     with hub.run_in_thread() as url:
@@ -424,9 +427,7 @@ async def test_list_local_models_shape(loc: Localizer) -> None:
     assert data["is_full_model"] is False
 
 
-async def test_hub_content_is_read_without_storing(
-    loc: Localizer, store: StorageBackend
-) -> None:
+async def test_hub_content_is_read_without_storing(loc: Localizer, store: StorageBackend) -> None:
     card = await loc.hub_card("hgloc-test/unicode-card")
     config = await loc.hub_config("hgloc-test/config-only")
     assert "多言語" in card and isinstance(config, dict)
@@ -446,7 +447,9 @@ async def test_documented_async_functions(config: Config) -> None:
     models = await hgloc.list_local_models(config=config)
     assert [m["model_id"] for m in models] == ["hgloc-test/config-nan"]
     assert await hgloc.get_cached_model_card_content("hgloc-test/config-nan", config=config)
-    assert await hgloc.get_cached_model_config_content("hgloc-test/config-only", config=config) is None
+    assert (
+        await hgloc.get_cached_model_config_content("hgloc-test/config-only", config=config) is None
+    )
     assert await hgloc.get_model_config_content("hgloc-test/config-only", config=config)
     assert await hgloc.get_model_card_content("nobody/nothing", config=config) is None
     report = await hgloc.prefetch(["hgloc-test/card-only"], config=config)

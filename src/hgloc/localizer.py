@@ -16,7 +16,7 @@ from hgloc._aio import gather
 from hgloc._model_store import ModelStore
 from hgloc._results import CachedModel, ModelResult, PrefetchReport, Status
 from hgloc.backends import LocalBackend, StorageBackend
-from hgloc.config import Config
+from hgloc.config import DEFAULT_CONCURRENCY, Config
 from hgloc.errors import (
     EntryNotFoundError,
     HglocError,
@@ -42,7 +42,6 @@ __all__ = ["DEFAULT_CONCURRENCY", "Localizer", "ModelRef", "parse_model_ref"]
 
 logger = logging.getLogger("hgloc")
 
-DEFAULT_CONCURRENCY = 64
 _DEFAULT_BRANCH = "main"
 
 ProgressCallback = Callable[[ModelResult], object]

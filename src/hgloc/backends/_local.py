@@ -35,6 +35,7 @@ class LocalBackend:
     def __init__(self, root: str | os.PathLike[str]) -> None:
         self.root = Path(root).expanduser().absolute()
         self._real_root = os.path.realpath(self.root)
+        self._safe_folders: set[Path] = set()
 
     @property
     def name(self) -> str:
@@ -47,10 +48,17 @@ class LocalBackend:
         """The filesystem path of ``key`` (validated; always inside ``root``)."""
         path = self.root.joinpath(*validate_key(key).split("/"))
         # validate_key already refuses '..'; this also refuses a symlinked folder
-        # inside the store that points elsewhere.
-        real_parent = os.path.realpath(path.parent)
-        if real_parent != self._real_root and not real_parent.startswith(self._real_root + os.sep):
-            raise StorePermissionError(f"key {key!r} resolves outside the store {self.root}")
+        # inside the store that points elsewhere. Folders found safe are remembered:
+        # realpath costs a syscall per path component.
+        parent = path.parent
+        if parent not in self._safe_folders:
+            real_parent = os.path.realpath(parent)
+            if real_parent != self._real_root and not real_parent.startswith(
+                self._real_root + os.sep
+            ):
+                raise StorePermissionError(f"key {key!r} resolves outside the store {self.root}")
+            if len(self._safe_folders) < 100_000:
+                self._safe_folders.add(parent)
         return path
 
     def location(self, key: str) -> str:
