@@ -6,14 +6,12 @@ last, after every other file, and removed first when a folder is replaced.
 
 from __future__ import annotations
 
-import functools
 import logging
 from collections.abc import Mapping
 
 import anyio
 import attrs
 
-from hgloc._aio import gather
 from hgloc.backends import StorageBackend
 from hgloc.errors import IndexCorruptError, ObjectNotFoundError
 from hgloc.layout import METADATA_FILE, ModelRecord, safe_name
@@ -61,17 +59,13 @@ class ModelStore:
         meta_key = f"{prefix}/{METADATA_FILE}"
         # An older version of this folder stops counting as cached before it changes.
         await self.backend.delete(meta_key)
-        written: list[str] = []
+        items = {f"{prefix}/{name}": data for name, data in files.items()}
         try:
-            written = [f"{prefix}/{name}" for name in files]
-            await gather(
-                *(functools.partial(self.backend.write, key, data)
-                  for key, data in zip(written, files.values(), strict=True))
-            )
-            await self.backend.write(meta_key, record.to_bytes())
+            # write_many makes objects visible in order: the metadata comes last.
+            await self.backend.write_many({**items, meta_key: record.to_bytes()})
         except BaseException:
             with anyio.CancelScope(shield=True):
-                for key in written:
+                for key in [*items, meta_key]:
                     try:
                         await self.backend.delete(key)
                     except Exception:  # cleanup must not hide the real error

@@ -102,12 +102,18 @@ class ModelResult:
         }
 
 
-@attrs.frozen
+@attrs.frozen(repr=False)
 class PrefetchReport:
     """The per-model outcome of a bulk prefetch, in the order the ids were given."""
 
     results: tuple[ModelResult, ...]
     seconds: float
+
+    def __repr__(self) -> str:  # a report can hold thousands of results
+        return (
+            f"PrefetchReport(total={len(self.results)}, fetched={len(self.fetched)}, "
+            f"skipped={len(self.skipped)}, failed={len(self.failed)}, seconds={self.seconds:.2f})"
+        )
 
     @property
     def fetched(self) -> list[ModelResult]:

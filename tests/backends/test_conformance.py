@@ -140,3 +140,21 @@ async def test_location_names_the_key(backend: StorageBackend) -> None:
     loc = backend.location("m/r/config.json")
     assert loc.endswith("m/r/config.json")
     assert backend.name
+
+
+async def test_write_many_stores_each_object(backend: StorageBackend) -> None:
+    await backend.write("m/old", b"old")
+    await backend.write_many({"m/a": b"1", "m/b/c": b"22", "m/old": b"new", "m/.marker": b"done"})
+    assert {i.key: i.size async for i in backend.list("m")} == {
+        "m/a": 1,
+        "m/b/c": 2,
+        "m/old": 3,
+        "m/.marker": 4,
+    }
+    assert await backend.read("m/old") == b"new"
+
+
+async def test_write_many_refuses_a_bad_key_before_writing(backend: StorageBackend) -> None:
+    with pytest.raises(InvalidKeyError):
+        await backend.write_many({"ok/1": b"1", "../evil": b"2"})
+    assert [i async for i in backend.list()] == []

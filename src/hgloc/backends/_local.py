@@ -7,7 +7,7 @@ import errno
 import os
 import stat
 import tempfile
-from collections.abc import AsyncIterable, AsyncIterator, Iterator
+from collections.abc import AsyncIterable, AsyncIterator, Iterator, Mapping
 from pathlib import Path
 
 import anyio
@@ -80,6 +80,12 @@ class LocalBackend:
     async def write(self, key: str, data: bytes) -> None:
         path = self.path(key)
         await anyio.to_thread.run_sync(_write_atomic, path, [data])
+
+    async def write_many(self, items: Mapping[str, bytes]) -> None:
+        paths = [(self.path(key), data) for key, data in items.items()]
+        # One thread hop for the lot: a model folder is a few small files, and the
+        # hop costs more than the writes.
+        await anyio.to_thread.run_sync(_write_all, paths)
 
     async def write_stream(self, key: str, chunks: AsyncIterable[bytes]) -> int:
         path = self.path(key)
@@ -168,6 +174,11 @@ def _write_atomic(path: Path, chunks: list[bytes]) -> None:
     except BaseException:
         _unlink_quietly(tmp)
         raise
+
+
+def _write_all(paths: list[tuple[Path, bytes]]) -> None:
+    for path, data in paths:
+        _write_atomic(path, [data])
 
 
 def _unlink_quietly(path: str | Path) -> None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import AsyncIterable, AsyncIterator
+from collections.abc import AsyncIterable, AsyncIterator, Mapping
 
 from hgloc.backends._keys import validate_key, validate_prefix
 from hgloc.backends._protocol import ObjectInfo
@@ -48,6 +48,12 @@ class MemoryBackend:
 
     async def write(self, key: str, data: bytes) -> None:
         self._objects[validate_key(key)] = (bytes(data), dt.datetime.now(dt.UTC))
+
+    async def write_many(self, items: Mapping[str, bytes]) -> None:
+        for key in items:
+            validate_key(key)
+        for key, data in items.items():
+            await self.write(key, data)
 
     async def write_stream(self, key: str, chunks: AsyncIterable[bytes]) -> int:
         validate_key(key)

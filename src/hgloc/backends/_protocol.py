@@ -7,7 +7,7 @@ here assumes a filesystem: anything S3 could not do stays out.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import AsyncIterable, AsyncIterator
+from collections.abc import AsyncIterable, AsyncIterator, Mapping
 from typing import Protocol, runtime_checkable
 
 import attrs
@@ -60,6 +60,15 @@ class StorageBackend(Protocol):
 
     async def write(self, key: str, data: bytes) -> None:
         """Store ``data`` under ``key``, atomically replacing what was there."""
+        ...
+
+    async def write_many(self, items: Mapping[str, bytes]) -> None:
+        """Store several small objects, each atomically, visible in the order given.
+
+        When this returns, every object is stored; if it fails, the objects
+        before the failing one may be stored and the ones after it are not.
+        Writing a folder's marker file last relies on this order.
+        """
         ...
 
     async def write_stream(self, key: str, chunks: AsyncIterable[bytes]) -> int:
