@@ -1,0 +1,46 @@
+"""Helpers shared by the benchmark scripts: results file, tables, memory."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import platform
+import resource
+from pathlib import Path
+from typing import Any
+
+RESULTS = Path(__file__).resolve().parent / "results.jsonl"
+
+
+def peak_rss_mb() -> float:
+    """This process's peak resident memory, in MB (Linux reports KiB)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def machine() -> dict[str, Any]:
+    return {
+        "python": platform.python_version(),
+        "cpus": os.cpu_count(),
+        "platform": platform.platform(terse=True),
+    }
+
+
+def append_result(benchmark: str, data: dict[str, Any]) -> None:
+    """Append one JSON line: what ran, where, when, and its numbers."""
+    line = {
+        "benchmark": benchmark,
+        "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "machine": machine(),
+        **data,
+    }
+    if data.get("smoke"):
+        return  # smoke runs check that the script works; their numbers mean nothing
+    with RESULTS.open("a") as handle:
+        handle.write(json.dumps(line) + "\n")
+
+
+def print_table(header: list[str], rows: list[list[str]]) -> None:
+    widths = [max(len(str(x)) for x in col) for col in zip(header, *rows, strict=True)]
+    for row in [header, ["-" * w for w in widths], *rows]:
+        print("  ".join(str(cell).ljust(w) for cell, w in zip(row, widths, strict=True)))

@@ -1,0 +1,283 @@
+"""Bulk prefetch of N models' cards and configs: hgloc against what users use today.
+
+    python benchmarks/bench_prefetch.py                # N=500, 50 ms latency
+    python benchmarks/bench_prefetch.py --n 2000       # also the peak-memory target
+    python benchmarks/bench_prefetch.py --smoke        # a few models, seconds
+
+The Hub emulator runs in its own process with a per-request latency standing
+for a real network. Each contender runs in its own process, into its own
+empty store, against the same emulator in the same run; the table reports
+times and ratios (absolute times drift on a shared machine, ratios less so).
+One JSON line of results is appended to benchmarks/results.jsonl.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+
+from _common import append_result, peak_rss_mb, print_table
+
+CONTENDERS = ("floor", "hgloc", "hgloc_warm", "hf_threads", "hf_sequential")
+
+
+def model_ids(n: int) -> list[str]:
+    """N ordinary corpus repos (the special edge cases are left out)."""
+    from hgloc.testing import make_corpus
+
+    ids = [r.repo_id for r in make_corpus(n + 40) if not r.repo_id.startswith("hgloc")]
+    return ids[:n]
+
+
+# -- contenders: each runs in a child process and prints one JSON line -----------------------
+
+
+async def _floor(url: str, ids: list[str], concurrency: int) -> int:
+    import anyio
+    import httpx2
+
+    limits = httpx2.Limits(
+        max_connections=concurrency * 2, max_keepalive_connections=concurrency * 2
+    )
+    fetched = 0
+    async with httpx2.AsyncClient(limits=limits, timeout=60) as client:
+        limiter = anyio.Semaphore(concurrency)
+
+        async def get(path: str) -> None:
+            nonlocal fetched
+            response = await client.get(path)
+            fetched += len(response.content)
+
+        async def one(model_id: str) -> None:
+            async with limiter, anyio.create_task_group() as tg:
+                tg.start_soon(get, f"{url}/{model_id}/resolve/main/README.md")
+                tg.start_soon(get, f"{url}/{model_id}/resolve/main/config.json")
+
+        async with anyio.create_task_group() as tg:
+            for model_id in ids:
+                tg.start_soon(one, model_id)
+    return fetched
+
+
+def run_contender(
+    name: str, url: str, ids: list[str], store: Path, concurrency: int
+) -> dict[str, Any]:
+    started = time.perf_counter()
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    cpu_before = usage.ru_utime + usage.ru_stime
+    extra: dict[str, Any] = {}
+    if name == "floor":
+        import anyio
+
+        extra["bytes"] = anyio.run(_floor, url, ids, concurrency)
+    elif name in ("hgloc", "hgloc_warm"):
+        import anyio
+
+        import hgloc
+
+        config = hgloc.Config(models_store_path=store, hf_endpoint=url)
+
+        async def go() -> hgloc.PrefetchReport:
+            async with hgloc.Localizer(config, concurrency=concurrency) as loc:
+                return await loc.prefetch(ids)
+
+        if name == "hgloc_warm":
+            anyio.run(go)  # fill the store first; time only the rerun
+            started = time.perf_counter()
+            usage = resource.getrusage(resource.RUSAGE_SELF)
+            cpu_before = usage.ru_utime + usage.ru_stime
+        report = anyio.run(go)
+        extra.update(
+            fetched=len(report.fetched), skipped=len(report.skipped), failed=len(report.failed)
+        )
+    elif name == "hf_threads":
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(16) as pool:
+            list(pool.map(lambda m: _hf_model(m, store), ids))
+    elif name == "hf_sequential":
+        for model_id in ids:
+            _hf_model(model_id, store)
+    else:
+        raise SystemExit(f"unknown contender {name}")
+    seconds = time.perf_counter() - started
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    extra["cpu_s"] = round(usage.ru_utime + usage.ru_stime - cpu_before, 3)
+    return {
+        "contender": name,
+        "models": len(ids),
+        "seconds": seconds,
+        "peak_rss_mb": peak_rss_mb(),
+        **extra,
+    }
+
+
+def _hf_model(model_id: str, cache: Path) -> None:
+    from huggingface_hub import hf_hub_download
+    from huggingface_hub.errors import EntryNotFoundError
+
+    for filename in ("README.md", "config.json"):
+        with contextlib.suppress(EntryNotFoundError):
+            hf_hub_download(model_id, filename, cache_dir=cache)
+
+
+# -- the harness --------------------------------------------------------------------------------
+
+
+def child_env(url: str, home: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("HF_", "HGLOC_"))}
+    src = str(HERE.parent / "src")
+    env.update(
+        HF_ENDPOINT=url,
+        HF_HOME=str(home),
+        HF_HUB_DISABLE_TELEMETRY="1",
+        HF_HUB_DISABLE_XET="1",
+        HF_HUB_DISABLE_PROGRESS_BARS="1",
+        HF_HUB_DISABLE_IMPLICIT_TOKEN="1",
+        PYTHONPATH=os.pathsep.join(p for p in (src, env.get("PYTHONPATH")) if p),
+    )
+    return env
+
+
+def measure(name: str, url: str, ids: list[str], concurrency: int, work: Path) -> dict[str, Any]:
+    store = work / name
+    ids_file = work / f"{name}.ids"
+    ids_file.write_text("\n".join(ids))
+    cmd = [
+        sys.executable,
+        __file__,
+        "--child",
+        name,
+        "--url",
+        url,
+        "--ids",
+        str(ids_file),
+        "--store",
+        str(store),
+        "--concurrency",
+        str(concurrency),
+    ]
+    out = subprocess.run(
+        cmd,
+        env=child_env(url, work / f"{name}-home"),
+        check=True,
+        capture_output=True,
+        text=True,
+        timeout=1800,
+    )
+    return dict(json.loads(out.stdout.strip().splitlines()[-1]))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--n", type=int, default=500, help="models to prefetch")
+    parser.add_argument("--latency", type=float, default=0.05, help="emulated network latency, s")
+    parser.add_argument("--concurrency", type=int, default=64)
+    parser.add_argument(
+        "--sequential-n",
+        type=int,
+        default=40,
+        help="models for the sequential contender (its time is scaled to N)",
+    )
+    parser.add_argument("--contenders", default=",".join(CONTENDERS))
+    parser.add_argument("--smoke", action="store_true", help="a tiny run to check the script works")
+    parser.add_argument("--child", help=argparse.SUPPRESS)
+    parser.add_argument("--url", help=argparse.SUPPRESS)
+    parser.add_argument("--ids", help=argparse.SUPPRESS)
+    parser.add_argument("--store", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+
+    if args.child:
+        ids = Path(args.ids).read_text().split()
+        print(
+            json.dumps(run_contender(args.child, args.url, ids, Path(args.store), args.concurrency))
+        )
+        return
+
+    if args.smoke:
+        args.n, args.sequential_n, args.latency = 6, 3, 0.0
+    from hgloc.testing import HubEmulator
+
+    ids = model_ids(args.n)
+    contenders = [c for c in args.contenders.split(",") if c]
+    rows = []
+    with (
+        HubEmulator.run_in_subprocess(corpus_size=args.n + 40, latency=args.latency) as url,
+        tempfile.TemporaryDirectory(prefix="hgloc-bench-") as tmp,
+    ):
+        for run, name in enumerate(contenders):
+            subset = ids[: args.sequential_n] if name == "hf_sequential" else ids
+            work = Path(tmp) / str(run)  # a contender named twice starts empty twice
+            work.mkdir()
+            row = measure(name, url, subset, args.concurrency, work)
+            if name == "hf_sequential":
+                row["per_model_s"] = row["seconds"] / len(subset)
+                row["seconds_scaled_to_n"] = row["per_model_s"] * len(ids)
+            rows.append(row)
+
+    by = {r["contender"]: r for r in rows}
+    floor = by.get("floor", {}).get("seconds")
+    hgloc_s = by.get("hgloc", {}).get("seconds")
+    ratios: dict[str, float] = {}
+    if floor and hgloc_s:
+        ratios["hgloc_over_floor"] = hgloc_s / floor
+    if hgloc_s and "hf_threads" in by:
+        ratios["hf_threads_over_hgloc"] = by["hf_threads"]["seconds"] / hgloc_s
+    if hgloc_s and "hf_sequential" in by:
+        ratios["hf_sequential_over_hgloc"] = by["hf_sequential"]["seconds_scaled_to_n"] / hgloc_s
+    table = []
+    for row in rows:
+        seconds = row.get("seconds_scaled_to_n", row["seconds"])
+        table.append(
+            [
+                row["contender"],
+                str(row["models"]),
+                f"{row['seconds']:.2f}"
+                + (
+                    f" (x{len(ids)}/{row['models']} = {seconds:.1f})"
+                    if "seconds_scaled_to_n" in row
+                    else ""
+                ),
+                f"{seconds / floor:.2f}x" if floor else "-",
+                f"{row['cpu_s']:.2f}",
+                f"{row['peak_rss_mb']:.0f}",
+            ]
+        )
+    print(
+        f"prefetch of {len(ids)} models, {args.latency * 1000:.0f} ms latency, "
+        f"concurrency {args.concurrency}"
+    )
+    print_table(["contender", "models", "seconds", "vs floor", "CPU s", "peak RSS MB"], table)
+    for key, value in ratios.items():
+        print(f"{key}: {value:.2f}")
+    if "hgloc" in by and by["hgloc"].get("failed"):
+        print(f"WARNING: hgloc reported {by['hgloc']['failed']} failures", file=sys.stderr)
+    append_result(
+        "prefetch",
+        {
+            "n": len(ids),
+            "latency": args.latency,
+            "concurrency": args.concurrency,
+            "smoke": args.smoke,
+            "rows": rows,
+            "ratios": ratios,
+        },
+    )
+
+
+if __name__ == "__main__":
+    main()
