@@ -11,6 +11,7 @@ from __future__ import annotations
 from ._corpus import SPECIAL_TOKEN, make_corpus, special_renames, special_repos, special_tokens
 from ._faults import Faults
 from ._hub_app import Grant, HubApp, RequestRecord
+from ._moto import MotoServer
 from ._repos import FileEntry, Repo, git_blob_sha1
 from ._server import HubEmulator
 
@@ -21,6 +22,7 @@ __all__ = [
     "Grant",
     "HubApp",
     "HubEmulator",
+    "MotoServer",
     "Repo",
     "RequestRecord",
     "git_blob_sha1",

@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import http.client
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -83,6 +84,7 @@ class MotoServer:
         if self.running:
             return self
         env = {**os.environ, **_CREDENTIALS}
+        self._log_dir.mkdir(parents=True, exist_ok=True)
         with open(self.log_path, "ab") as log:
             self._process = subprocess.Popen(
                 [sys.executable, "-m", "moto.server", "-H", self.host, "-p", str(self.port)],
@@ -147,9 +149,8 @@ class MotoServer:
         tb: TracebackType | None,
     ) -> None:
         self.stop()
-        if self._client is not None:
-            self._client.close()
-            self._client = None
+        if exc is None:  # keep the log when something went wrong
+            shutil.rmtree(self._log_dir, ignore_errors=True)
 
     def _create(self, name: str) -> None:
         client = self.client()
