@@ -20,8 +20,6 @@ __all__ = ["ModelStore", "StoredModel"]
 
 logger = logging.getLogger("hgloc")
 
-_LIST_CONCURRENCY = 64
-
 
 @attrs.frozen
 class StoredModel:
@@ -89,36 +87,32 @@ class ModelStore:
             async for info in self.backend.list(root)
             if info.key.endswith("/" + METADATA_FILE)
         ]
+        raw = await self.backend.read_many(meta_keys)
         found: list[StoredModel] = []
-        limiter = anyio.Semaphore(_LIST_CONCURRENCY)
-
-        async def read_one(key: str) -> None:
-            async with limiter:
-                prefix = key[: -len(METADATA_FILE) - 1]
-                try:
-                    record = await self.load(prefix)
-                except IndexCorruptError as exc:
-                    logger.warning("skipping %s: %s", prefix, exc)
-                    return
-                if record is None:
-                    logger.warning(
-                        "skipping %s: its metadata does not record the model id "
-                        "(written by an older tool); download the model again to adopt it",
-                        self.backend.location(prefix),
-                    )
-                    return
-                if safe_name(record.model_id) != prefix.split("/")[-2]:
-                    logger.warning(
-                        "skipping %s: it holds %r, which belongs in another folder "
-                        "(moved by hand or by another tool)",
-                        prefix,
-                        record.model_id,
-                    )
-                    return
-                found.append(StoredModel(prefix, record))
-
-        async with anyio.create_task_group() as tg:
-            for key in meta_keys:
-                tg.start_soon(read_one, key)
+        for key in meta_keys:
+            prefix = key[: -len(METADATA_FILE) - 1]
+            if key not in raw:
+                continue  # removed while we listed
+            try:
+                record = ModelRecord.from_bytes(raw[key], where=key)
+            except IndexCorruptError as exc:
+                logger.warning("skipping %s: %s", self.backend.location(prefix), exc)
+                continue
+            except KeyError:
+                logger.warning(
+                    "skipping %s: its metadata does not record the model id "
+                    "(written by an older tool); download the model again to adopt it",
+                    self.backend.location(prefix),
+                )
+                continue
+            if safe_name(record.model_id) != prefix.split("/")[-2]:
+                logger.warning(
+                    "skipping %s: it holds %r, which belongs in another folder "
+                    "(moved by hand or by another tool)",
+                    prefix,
+                    record.model_id,
+                )
+                continue
+            found.append(StoredModel(prefix, record))
         found.sort(key=lambda m: m.prefix)
         return found

@@ -158,3 +158,11 @@ async def test_write_many_refuses_a_bad_key_before_writing(backend: StorageBacke
     with pytest.raises(InvalidKeyError):
         await backend.write_many({"ok/1": b"1", "../evil": b"2"})
     assert [i async for i in backend.list()] == []
+
+
+async def test_read_many_leaves_missing_keys_out(backend: StorageBackend) -> None:
+    await backend.write_many({"r/a": b"1", "r/b": b"22"})
+    assert await backend.read_many(["r/a", "r/missing", "r/b"]) == {"r/a": b"1", "r/b": b"22"}
+    assert await backend.read_many([]) == {}
+    with pytest.raises(InvalidKeyError):
+        await backend.read_many(["r/a", "../x"])

@@ -43,3 +43,15 @@ async def test_interrupted_stream_leaves_no_temp_file(tmp_path: Path) -> None:
     with pytest.raises(ConnectionError):
         await store.write_stream("m/big.bin", broken())
     assert [p.name for p in (tmp_path / "m").iterdir()] == []
+
+
+async def test_files_get_the_usual_permissions(tmp_path: Path) -> None:
+    umask = os.umask(0o022)
+    try:
+        store = LocalBackend(tmp_path)
+        await store.write("m/config.json", b"{}")
+        await store.write_many({"m/a": b"1"})
+    finally:
+        os.umask(umask)
+    assert (tmp_path / "m" / "config.json").stat().st_mode & 0o777 == 0o644
+    assert (tmp_path / "m" / "a").stat().st_mode & 0o777 == 0o644

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import re
+
 from hgloc.errors import InvalidKeyError
 
 __all__ = ["join_key", "validate_key", "validate_prefix"]
 
 _MAX_KEY_LENGTH = 1024  # S3's limit on object keys, in UTF-8 bytes
 _MAX_SEGMENT_LENGTH = 255  # the usual filesystem limit on one name
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
 def validate_key(key: str) -> str:
@@ -41,7 +44,7 @@ def join_key(*parts: str) -> str:
 def _key_problem(key: str) -> str | None:
     if not key:
         return "it is empty"
-    if any(ord(c) < 32 or ord(c) == 127 for c in key):
+    if _CONTROL.search(key):
         return "it contains a NUL or control character"
     if "\\" in key:
         return "it contains a backslash; use '/' between segments"

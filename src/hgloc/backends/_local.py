@@ -5,9 +5,9 @@ from __future__ import annotations
 import datetime as dt
 import errno
 import os
+import secrets
 import stat
-import tempfile
-from collections.abc import AsyncIterable, AsyncIterator, Iterator, Mapping
+from collections.abc import AsyncIterable, AsyncIterator, Iterable, Iterator, Mapping
 from pathlib import Path
 
 import anyio
@@ -19,6 +19,7 @@ from hgloc.errors import ObjectNotFoundError, StorePermissionError
 
 __all__ = ["LocalBackend"]
 
+_READ_BATCH = 512  # small files read per thread hop
 _TMP_PREFIX = ".hgloc-tmp-"  # temp files live beside their target, so rename is atomic
 
 
@@ -34,6 +35,7 @@ class LocalBackend:
 
     def __init__(self, root: str | os.PathLike[str]) -> None:
         self.root = Path(root).expanduser().absolute()
+        self._root_str = str(self.root)
         self._real_root = os.path.realpath(self.root)
         self._safe_folders: set[Path] = set()
 
@@ -45,11 +47,21 @@ class LocalBackend:
         return f"LocalBackend({str(self.root)!r})"
 
     def path(self, key: str) -> Path:
-        """The filesystem path of ``key`` (validated; always inside ``root``)."""
-        path = self.root.joinpath(*validate_key(key).split("/"))
-        # validate_key already refuses '..'; this also refuses a symlinked folder
-        # inside the store that points elsewhere. Folders found safe are remembered:
-        # realpath costs a syscall per path component.
+        """The filesystem path of ``key`` (validated; always inside ``root`` by name)."""
+        return Path(self._fs_path(key))
+
+    def _fs_path(self, key: str) -> str:
+        # Plain strings: pathlib costs more than the I/O when listing 10,000 models.
+        return self._root_str + "/" + validate_key(key)
+
+    def target_path(self, key: str) -> Path:
+        """The path to write or delete ``key`` at, refusing symlinked folders that lead out.
+
+        validate_key already refuses '..'; a folder inside the store that is a
+        symlink to elsewhere is refused here. Folders found safe are remembered:
+        realpath costs a syscall per path component.
+        """
+        path = self.path(key)
         parent = path.parent
         if parent not in self._safe_folders:
             real_parent = os.path.realpath(parent)
@@ -62,12 +74,20 @@ class LocalBackend:
         return path
 
     def location(self, key: str) -> str:
-        return str(self.path(key))
+        return self._fs_path(key)
 
     async def read(self, key: str) -> bytes:
         path = self.path(key)
         with _mapped(key):
             return await anyio.Path(path).read_bytes()
+
+    async def read_many(self, keys: Iterable[str]) -> dict[str, bytes]:
+        paths = [(key, self._fs_path(key)) for key in keys]
+        # One thread hop per batch: listing 10,000 models reads 10,000 small files.
+        out: dict[str, bytes] = {}
+        for start in range(0, len(paths), _READ_BATCH):
+            out.update(await anyio.to_thread.run_sync(_read_all, paths[start : start + _READ_BATCH]))
+        return out
 
     async def read_stream(self, key: str, *, chunk_size: int = 1 << 20) -> AsyncIterator[bytes]:
         path = self.path(key)
@@ -78,17 +98,17 @@ class LocalBackend:
                 yield chunk
 
     async def write(self, key: str, data: bytes) -> None:
-        path = self.path(key)
+        path = self.target_path(key)
         await anyio.to_thread.run_sync(_write_atomic, path, [data])
 
     async def write_many(self, items: Mapping[str, bytes]) -> None:
-        paths = [(self.path(key), data) for key, data in items.items()]
+        paths = [(self.target_path(key), data) for key, data in items.items()]
         # One thread hop for the lot: a model folder is a few small files, and the
         # hop costs more than the writes.
         await anyio.to_thread.run_sync(_write_all, paths)
 
     async def write_stream(self, key: str, chunks: AsyncIterable[bytes]) -> int:
-        path = self.path(key)
+        path = self.target_path(key)
         tmp = await anyio.to_thread.run_sync(_open_temp, path)
         written = 0
         try:
@@ -124,7 +144,7 @@ class LocalBackend:
             yield info
 
     async def delete(self, key: str) -> None:
-        await anyio.to_thread.run_sync(_unlink_quietly, self.path(key))
+        await anyio.to_thread.run_sync(_unlink_quietly, self.target_path(key))
 
     async def aclose(self) -> None:
         return None
@@ -152,9 +172,16 @@ class _mapped:
 
 def _open_temp(path: Path) -> str:
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=_TMP_PREFIX, dir=path.parent)
-    os.close(fd)
-    return tmp
+    # Not mkstemp: its files are 0600. A cache is read by other tools and users,
+    # so the file gets 0666 minus the umask, like any file the user creates.
+    while True:
+        tmp = str(path.parent / f"{_TMP_PREFIX}{secrets.token_hex(8)}")
+        try:
+            fd = os.open(tmp, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o666)
+        except FileExistsError:  # pragma: no cover - 64 random bits
+            continue
+        os.close(fd)
+        return tmp
 
 
 def _flush_and_sync(handle: object) -> None:
@@ -174,6 +201,19 @@ def _write_atomic(path: Path, chunks: list[bytes]) -> None:
     except BaseException:
         _unlink_quietly(tmp)
         raise
+
+
+def _read_all(paths: list[tuple[str, str]]) -> dict[str, bytes]:
+    out: dict[str, bytes] = {}
+    for key, path in paths:
+        try:
+            with open(path, "rb") as handle:
+                out[key] = handle.read()
+        except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
+            continue
+        except PermissionError as exc:
+            raise StorePermissionError(f"permission denied for {key!r}: {exc}") from exc
+    return out
 
 
 def _write_all(paths: list[tuple[Path, bytes]]) -> None:

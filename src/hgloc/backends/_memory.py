@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import AsyncIterable, AsyncIterator, Mapping
+from collections.abc import AsyncIterable, AsyncIterator, Iterable, Mapping
 
 from hgloc.backends._keys import validate_key, validate_prefix
 from hgloc.backends._protocol import ObjectInfo
@@ -40,6 +40,10 @@ class MemoryBackend:
 
     async def read(self, key: str) -> bytes:
         return self._get(key)
+
+    async def read_many(self, keys: Iterable[str]) -> dict[str, bytes]:
+        wanted = [validate_key(key) for key in keys]
+        return {key: self._objects[key][0] for key in wanted if key in self._objects}
 
     async def read_stream(self, key: str, *, chunk_size: int = 1 << 20) -> AsyncIterator[bytes]:
         data = self._get(key)

@@ -7,7 +7,7 @@ here assumes a filesystem: anything S3 could not do stays out.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import AsyncIterable, AsyncIterator, Mapping
+from collections.abc import AsyncIterable, AsyncIterator, Iterable, Mapping
 from typing import Protocol, runtime_checkable
 
 import attrs
@@ -52,6 +52,10 @@ class StorageBackend(Protocol):
 
     async def read(self, key: str) -> bytes:
         """Return the whole object."""
+        ...
+
+    async def read_many(self, keys: Iterable[str]) -> dict[str, bytes]:
+        """Read several small objects at once; missing keys are left out of the result."""
         ...
 
     def read_stream(self, key: str, *, chunk_size: int = 1 << 20) -> AsyncIterator[bytes]:

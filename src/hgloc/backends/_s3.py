@@ -11,7 +11,7 @@ import datetime as dt
 import io
 import json
 import random
-from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterator, Mapping
+from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterable, Iterator, Mapping
 from contextlib import AsyncExitStack
 from types import TracebackType
 from typing import Any, Self
@@ -180,6 +180,20 @@ class S3Backend:
 
     async def read(self, key: str) -> bytes:
         return (await self._get(key))[0]
+
+    async def read_many(self, keys: Iterable[str]) -> dict[str, bytes]:
+        wanted = [validate_key(key) for key in keys]
+        out: dict[str, bytes] = {}
+
+        async def one(key: str) -> None:
+            with contextlib.suppress(ObjectNotFoundError):
+                out[key] = await self.read(key)
+
+        # Requests are bounded by the backend's own semaphore.
+        async with anyio.create_task_group() as tg:
+            for key in wanted:
+                tg.start_soon(one, key)
+        return out
 
     async def read_stream(self, key: str, *, chunk_size: int = 1 << 20) -> AsyncIterator[bytes]:
         response = await self._request("get_object", key, Key=self._full(key))
