@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import random
+from collections.abc import AsyncGenerator, AsyncIterator, Mapping
 from typing import Any, NoReturn
 from urllib.parse import unquote, urljoin, urlsplit
 
@@ -28,6 +30,7 @@ from hgloc.sources._hub_protocol import (
     HubErrorKind,
     check_digest,
     classify_error,
+    is_commit,
     model_info_url,
     parse_etag,
     parse_ratelimit,
@@ -36,6 +39,8 @@ from hgloc.sources._hub_protocol import (
     same_origin,
 )
 from hgloc.sources._pacing import RatePacer
+from hgloc.sources._ranges import parse_content_range, range_header
+from hgloc.sources._tree import TreeEntry, parse_link_next, parse_tree_page, tree_url
 
 __all__ = ["HubFile", "HuggingFaceSource", "RetryPolicy"]
 
@@ -44,6 +49,9 @@ logger = logging.getLogger("hgloc.sources")
 _MAX_REDIRECTS = 5
 _DEFAULT_MAX_BYTES = 64 << 20  # metadata files; a card of several MB is already unusual
 _API_MAX_BYTES = 64 << 20
+_MAX_TREE_PAGES = 10_000  # 10 million files at the Hub's 1000 a page: far beyond any repo
+_ERROR_BODY_MAX = 64 << 10
+_MAX_LOCATIONS = 4096
 
 
 @attrs.frozen
@@ -73,6 +81,16 @@ class _Retryable(Exception):
     def __init__(self, reason: str, delay: float | None = None) -> None:
         super().__init__(reason)
         self.delay = delay
+
+
+@attrs.frozen
+class _Opened:
+    """A response whose body is still to be read, after every redirect was followed."""
+
+    response: _http.Response
+    headers: dict[str, str]
+    hub_headers: dict[str, str]
+    url: str
 
 
 @attrs.frozen
@@ -110,11 +128,10 @@ class HuggingFaceSource:
         self.pacer = RatePacer(low_water=max(16, concurrency))
         self._token = token
         self._rng = random.Random()
+        self._locations: dict[tuple[str, str, str], str] = {}  # (repo, commit, path) -> CDN URL
         self._base_headers = {"user-agent": user_agent, "accept-encoding": "identity"}
         self._client = (
-            None
-            if offline
-            else _http.make_client(connections=max(4, concurrency * 2), timeout=timeout)
+            None if offline else _http.make_client(connections=max(4, concurrency), timeout=timeout)
         )
 
     def __repr__(self) -> str:  # never show the token
@@ -184,6 +201,188 @@ class HuggingFaceSource:
             raise HubError(f"the Hub's model info for {repo_id!r} carries no commit")
         return sha
 
+    async def list_tree(self, repo_id: str, revision: str) -> list[TreeEntry]:
+        """Every file of the repo at ``revision``, following the listing's pages.
+
+        Paths are returned as the Hub sent them: validate them before use.
+        """
+        url: str | None = tree_url(self.endpoint, repo_id, revision)
+        what = f"the file list of {repo_id}@{revision}"
+        entries: list[TreeEntry] = []
+        seen: set[str] = set()
+        while url is not None:
+            if url in seen or len(seen) >= _MAX_TREE_PAGES:
+                raise HubError(f"{what} does not end: page {len(seen) + 1} at {url}")
+            seen.add(url)
+            answer = await self._request(
+                url,
+                what=what,
+                repo_id=repo_id,
+                revision=revision,
+                max_bytes=_API_MAX_BYTES,
+                verify=False,
+            )
+            try:
+                page = json.loads(answer.body)
+                entries += parse_tree_page(page, what=f"{what} (page {len(seen)})")
+            except ValueError as exc:
+                raise HubError(f"the Hub sent {what} in a form hgloc cannot read: {exc}") from exc
+            link = parse_link_next(answer.headers.get("link"))
+            url = urljoin(answer.url, link) if link else None
+        return entries
+
+    async def stream(
+        self,
+        repo_id: str,
+        revision: str,
+        path: str,
+        *,
+        start: int = 0,
+        end: int | None = None,
+        size: int | None = None,
+    ) -> AsyncGenerator[bytes, None]:
+        """Yield bytes ``[start, end)`` of a file (``end=None``: to its end), as they arrive.
+
+        Uses ``Range`` unless the whole file is asked for. A dropped connection,
+        a short body, a 5xx or a 429 is retried by asking for the bytes after the
+        last one received, so nothing is fetched twice; the retry budget is spent
+        only by attempts that bring no new byte. ``size``, when known (from the
+        file list), is checked against what the Hub announces. Nothing is hashed
+        here: the caller verifies the whole file.
+
+        Use it inside ``contextlib.aclosing`` so a consumer that stops early
+        closes the connection at once.
+        """
+        if self.offline or self._client is None:
+            raise OfflineModeError(
+                f"cannot fetch {path} of {repo_id}: offline mode is on (HF_HUB_OFFLINE=1 or "
+                "skip_hf_fetch); unset it to reach the Hub, or use models already in the store"
+            )
+        want = end if end is not None else size
+        if want is not None and start >= want:
+            return
+        hub_url = resolve_url(self.endpoint, repo_id, revision, path)
+        key = (repo_id, revision, path)
+        what = f"{path} of {repo_id}@{revision}"
+        policy = self.retry
+        pos = start
+        failures = 0
+        while True:
+            # A commit's file never changes: ranges of one file go straight to where its
+            # first request was redirected (the CDN), without a Hub request each.
+            cdn_url = self._locations.get(key)
+            if cdn_url is None:
+                await self.pacer.wait()
+            before = pos
+            delay: float | None = None
+            try:
+                header = range_header(pos, end)
+                async with self._open(
+                    cdn_url or hub_url, {"range": header} if header else None
+                ) as opened:
+                    if cdn_url is not None and opened.response.status_code >= 400:
+                        self._locations.pop(key, None)  # a signed link that expired
+                        raise _Retryable(f"HTTP {opened.response.status_code} from the CDN", 0.0)
+                    self.pacer.observe(parse_ratelimit(opened.hub_headers.get("ratelimit")))
+                    limit = await self._check_stream(opened, what, repo_id, revision, pos, size)
+                    if cdn_url is None and is_commit(revision):
+                        self._remember_location(key, opened.url)
+                    async for chunk in opened.response.aiter_raw():
+                        if limit is not None and pos + len(chunk) > limit:
+                            raise ResponseTooLargeError(
+                                f"{what}: {opened.url} sent more than the {limit - before} "
+                                "bytes it announced"
+                            )
+                        if want is not None and pos + len(chunk) > want:
+                            # The whole file, sent in answer to a request for its head.
+                            yield chunk[: want - pos]
+                            pos = want
+                            return
+                        pos += len(chunk)
+                        yield chunk
+                    if limit is not None and pos < limit:
+                        raise _Retryable(f"connection closed after {pos - before} bytes")
+                    if want is None or pos >= want:
+                        return
+                    # A shorter range than asked for: ask for the rest.
+            except _Retryable as exc:
+                reason, delay = str(exc), exc.delay
+            except _http.TransportError as exc:
+                reason = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+            else:
+                reason = ""
+            if pos > before:
+                failures = 0  # progress: the connection works, keep going
+            else:
+                failures += 1
+                if failures > policy.max_retries:
+                    raise HubUnavailableError(
+                        f"could not fetch {what} from {self.endpoint}: {failures} attempts in a "
+                        f"row brought no new byte (last: {reason or 'empty answer'}); "
+                        "try again later, the bytes already fetched are kept"
+                    )
+            if reason:
+                wait = max(delay or 0.0, policy.backoff.delay(max(failures - 1, 0), self._rng))
+                logger.debug("resuming %s at byte %d in %.2fs (%s)", what, pos, wait, reason)
+                await anyio.sleep(wait)
+
+    def _remember_location(self, key: tuple[str, str, str], url: str) -> None:
+        if same_origin(url, self.endpoint):
+            return  # served by the Hub itself: nothing to skip next time
+        if len(self._locations) >= _MAX_LOCATIONS:
+            self._locations.clear()
+        self._locations[key] = url
+
+    async def _check_stream(
+        self,
+        opened: _Opened,
+        what: str,
+        repo_id: str,
+        revision: str,
+        pos: int,
+        size: int | None,
+    ) -> int | None:
+        """Check a streamed answer's status and sizes; return where its body must end."""
+        response, headers = opened.response, opened.headers
+        status = response.status_code
+        if status >= 400:
+            body = b""
+            with contextlib.suppress(Exception):  # the status says enough without a body
+                body = await _read_capped(response, _ERROR_BODY_MAX, headers)
+            answer = _Answer(status, headers, body, opened.url, opened.hub_headers, response)
+            self._raise_for_status(answer, what, repo_id, revision)
+        linked = opened.hub_headers.get("x-linked-size", "")
+        if size is not None and linked.isdigit() and int(linked) != size:
+            raise IntegrityError(
+                f"{what}: the Hub announces {linked} bytes, the file list says {size}"
+            )
+        announced = headers.get("content-length", "")
+        length = int(announced) if announced.isdigit() else None
+        if status == 206:
+            found = parse_content_range(headers.get("content-range"))
+            if found is None or found.start != pos:
+                raise HubError(
+                    f"{what}: {opened.url} answered a request for bytes from {pos} with "
+                    f"Content-Range {headers.get('content-range')!r}"
+                )
+            if size is not None and found.total is not None and found.total != size:
+                raise IntegrityError(
+                    f"{what}: the server holds {found.total} bytes, the file list says {size}"
+                )
+            return found.end
+        if status == 200:
+            if pos:
+                raise HubError(
+                    f"{what}: {opened.url} ignored a Range request, so the download cannot "
+                    "resume; try again"
+                )
+            if size is not None and length is not None and length > size:
+                raise ResponseTooLargeError(
+                    f"{what}: {opened.url} announces {length} bytes, the file list says {size}"
+                )
+            return length if length is not None else size
+        raise HubError(f"the Hub answered HTTP {status} for {what}")
+
     # -- the request loop --------------------------------------------------
 
     async def _request(
@@ -198,7 +397,7 @@ class HuggingFaceSource:
     ) -> _Answer:
         if self.offline or self._client is None:
             raise OfflineModeError(
-                f"cannot fetch {what}: offline mode is on (HF_HUB_OFFLINE=1 or skip_hf_fetch); "
+                f"cannot fetch {what}: offline mode is on (HF_HUB_OFFLINE is set); "
                 "unset it to reach the Hub, or use models already in the store"
             )
         policy = self.retry
@@ -232,10 +431,26 @@ class HuggingFaceSource:
         )
 
     async def _send(self, url: str, *, max_bytes: int) -> _Answer:
+        async with self._open(url) as opened:
+            body = await _read_capped(opened.response, max_bytes, opened.headers)
+            return _Answer(
+                opened.response.status_code,
+                opened.headers,
+                body,
+                opened.url,
+                opened.hub_headers,
+                opened.response,
+            )
+
+    @contextlib.asynccontextmanager
+    async def _open(
+        self, url: str, extra_headers: Mapping[str, str] | None = None
+    ) -> AsyncIterator[_Opened]:
+        """GET ``url``, following redirects; the token goes to the Hub's own host only."""
         assert self._client is not None
         hub_headers: dict[str, str] = {}
         for _ in range(_MAX_REDIRECTS + 1):
-            headers = dict(self._base_headers)
+            headers = {**self._base_headers, **(extra_headers or {})}
             on_hub = same_origin(url, self.endpoint)
             if on_hub and self._token:
                 headers["authorization"] = f"Bearer {self._token}"
@@ -258,10 +473,8 @@ class HuggingFaceSource:
                 ):
                     url = urljoin(url, answer_headers["location"])
                     continue
-                body = await _read_capped(response, max_bytes, answer_headers)
-                return _Answer(
-                    response.status_code, answer_headers, body, url, hub_headers, response
-                )
+                yield _Opened(response, answer_headers, hub_headers, url)
+                return
         raise HubError(f"too many redirects fetching {url}")
 
     def _verify(self, answer: _Answer, what: str) -> None:
