@@ -17,7 +17,10 @@ from hgloc.sync import (
     get_model_card_content,
     get_model_config_content,
     list_local_models,
+    list_s3_models,
     prefetch,
+    sync_all_local_models_to_s3,
+    sync_local_model_to_s3,
 )
 
 __all__ = [
@@ -28,5 +31,8 @@ __all__ = [
     "get_model_card_content",
     "get_model_config_content",
     "list_local_models",
+    "list_s3_models",
     "prefetch",
+    "sync_all_local_models_to_s3",
+    "sync_local_model_to_s3",
 ]

@@ -25,7 +25,11 @@ _EXPORTS = {
     "get_model_card_content": "hgloc._api",
     "get_model_config_content": "hgloc._api",
     "list_local_models": "hgloc._api",
+    "load_config": "hgloc._api",
     "prefetch": "hgloc._api",
+    "sync_local_model_to_s3": "hgloc._api",
+    "sync_all_local_models_to_s3": "hgloc._api",
+    "list_s3_models": "hgloc._api",
     "CachedModel": "hgloc._results",
     "ModelResult": "hgloc._results",
     "PrefetchReport": "hgloc._results",
@@ -55,8 +59,12 @@ __all__ = [
     "get_model_card_content",
     "get_model_config_content",
     "list_local_models",
+    "list_s3_models",
+    "load_config",
     "parse_model_ref",
     "prefetch",
+    "sync_all_local_models_to_s3",
+    "sync_local_model_to_s3",
 ]
 
 if TYPE_CHECKING:
@@ -67,7 +75,11 @@ if TYPE_CHECKING:
         get_model_card_content,
         get_model_config_content,
         list_local_models,
+        list_s3_models,
+        load_config,
         prefetch,
+        sync_all_local_models_to_s3,
+        sync_local_model_to_s3,
     )
     from hgloc._results import CachedModel, ModelResult, PrefetchReport, Status
     from hgloc.config import Config, HGLocalizationConfig

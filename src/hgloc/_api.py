@@ -8,12 +8,18 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from hgloc import _transformers
+from hgloc._big_file import ByteProgress
+from hgloc._full_model import Patterns
 from hgloc._results import PrefetchReport
-from hgloc.config import Config
+from hgloc.config import DEFAULT_SYNC_CONCURRENCY, Config
 from hgloc.errors import HglocError
 from hgloc.localizer import DEFAULT_CONCURRENCY, Localizer, ModelRef, ProgressCallback
+
+if TYPE_CHECKING:
+    from transformers import PretrainedConfig
 
 __all__ = [
     "download_model_metadata",
@@ -22,7 +28,11 @@ __all__ = [
     "get_model_card_content",
     "get_model_config_content",
     "list_local_models",
+    "list_s3_models",
+    "load_config",
     "prefetch",
+    "sync_all_local_models_to_s3",
+    "sync_local_model_to_s3",
 ]
 
 logger = logging.getLogger("hgloc")
@@ -38,6 +48,9 @@ async def download_model_metadata(
     config: Config | None = None,
     *,
     refresh: bool = False,
+    allow_patterns: Patterns = None,
+    ignore_patterns: Patterns = None,
+    on_bytes: ByteProgress | None = None,
 ) -> tuple[bool, str]:
     """Cache a model's card and ``config.json``; return ``(True, path)`` or ``(False, message)``.
 
@@ -45,22 +58,32 @@ async def download_model_metadata(
     re-checks the commit and refetches only if it moved. On failure nothing
     partial is left in the store.
 
+    ``metadata_only=False`` caches every file of the repo, verified, ready for
+    ``from_pretrained(path)``; ``allow_patterns`` / ``ignore_patterns`` narrow
+    the files and ``on_bytes`` reports progress (see :meth:`Localizer.download`).
+    An interrupted full download resumes on the next call.
+
     >>> ok, path = await download_model_metadata("openai-community/gpt2")  # doctest: +SKIP
     """
-    if not metadata_only:
-        return False, (
-            "full-model downloads (metadata_only=False) are not available in this version of "
-            "hgloc; use metadata_only=True"
-        )
-    del make_public, skip_s3_upload  # only meaningful with a bucket configured
     try:
         async with Localizer(config) as loc:
             result = await loc.download(
-                model_id, revision, refresh=refresh, skip_hf_fetch=skip_hf_fetch
+                model_id,
+                revision,
+                refresh=refresh,
+                skip_hf_fetch=skip_hf_fetch,
+                metadata_only=metadata_only,
+                allow_patterns=allow_patterns,
+                ignore_patterns=ignore_patterns,
+                on_bytes=on_bytes,
+                upload=not skip_s3_upload,
+                make_public=make_public,
             )
     except HglocError as exc:
         logger.debug("download of %s failed", model_id, exc_info=True)
         return False, str(exc)
+    if not result.ok:  # cached, but sharing it through the bucket failed
+        return False, result.error or "the upload to the bucket failed"
     assert result.path is not None
     return True, result.path
 
@@ -127,16 +150,91 @@ async def prefetch(
     config: Config | None = None,
     *,
     refresh: bool = False,
+    allow_patterns: Patterns = None,
+    ignore_patterns: Patterns = None,
 ) -> PrefetchReport:
     """Cache many models at once and report per model; see :meth:`Localizer.prefetch`.
+
+    ``metadata_only=False`` caches every file of each repo (narrowed by the patterns).
 
     >>> report = await prefetch(["gpt2", "google-bert/bert-base-uncased"])  # doctest: +SKIP
     >>> report.ok  # doctest: +SKIP
     True
     """
-    if not metadata_only:
-        raise ValueError(
-            "full-model prefetch (metadata_only=False) is not available in this version"
-        )
     async with Localizer(config, concurrency=concurrency) as loc:
-        return await loc.prefetch(model_ids, refresh=refresh, progress=progress, revision=revision)
+        return await loc.prefetch(
+            model_ids,
+            refresh=refresh,
+            progress=progress,
+            revision=revision,
+            metadata_only=metadata_only,
+            allow_patterns=allow_patterns,
+            ignore_patterns=ignore_patterns,
+        )
+
+
+async def load_config(
+    model_id: str, revision: str | None = None, config: Config | None = None
+) -> PretrainedConfig:
+    """The cached model's ``config.json`` as a ``transformers`` config (``AutoConfig``).
+
+    Reads the local store only (metadata-only models have their config too);
+    makes no request. Needs the extra: ``pip install 'hgloc[transformers]'``,
+    else raises :class:`~hgloc.errors.MissingExtraError`. A model that is not
+    cached raises :class:`~hgloc.errors.ObjectNotFoundError`.
+
+    >>> cfg = await load_config("openai-community/gpt2")  # doctest: +SKIP
+    >>> cfg.model_type  # doctest: +SKIP
+    'gpt2'
+    """
+    _transformers.require_transformers()  # before opening anything
+    async with Localizer(config) as loc:
+        return await _transformers.load_config(loc, model_id, revision)
+
+
+async def list_s3_models(config: Config | None = None) -> list[dict[str, Any]]:
+    """The models in the team bucket, from its indexes, as dicts.
+
+    Keys: ``model_id``, ``revision``, ``s3_prefix``, ``is_public``, ``has_card``,
+    ``has_config``, ``is_full_model``, ``last_updated``. Without AWS
+    credentials, only the public models (read through plain HTTPS GETs).
+    """
+    async with Localizer(config) as loc:
+        return [entry.as_dict() for entry in await loc.list_bucket_models()]
+
+
+async def sync_local_model_to_s3(
+    model_id: str,
+    revision: str | None = None,
+    make_public: bool = False,
+    config: Config | None = None,
+) -> tuple[bool, str]:
+    """Upload a locally cached model to the bucket: ``(True, s3 location)`` or ``(False, why)``.
+
+    Objects already in the bucket with the same size and hash are not sent again.
+    """
+    try:
+        async with Localizer(config) as loc:
+            result = await loc.upload(model_id, revision, make_public=make_public)
+    except HglocError as exc:
+        logger.debug("sync of %s failed", model_id, exc_info=True)
+        return False, str(exc)
+    assert result.path is not None
+    return True, result.path
+
+
+async def sync_all_local_models_to_s3(
+    make_public: bool = False,
+    concurrency: int = DEFAULT_SYNC_CONCURRENCY,
+    config: Config | None = None,
+    progress: ProgressCallback | None = None,
+) -> PrefetchReport:
+    """Upload every locally cached model; resumable, reports per model.
+
+    Each result's status is ``uploaded``, ``skipped`` (already in the bucket)
+    or ``failed`` (with the reason).
+    """
+    async with Localizer(config) as loc:
+        return await loc.sync_all_to_bucket(
+            make_public=make_public, concurrency=concurrency, progress=progress
+        )

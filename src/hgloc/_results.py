@@ -63,6 +63,7 @@ class Status(enum.StrEnum):
     """What happened to one model of a bulk run."""
 
     FETCHED = "fetched"  # downloaded (or refreshed) and stored
+    UPLOADED = "uploaded"  # put in the team bucket
     SKIPPED = "skipped"  # already cached (and, with refresh, still current)
     FAILED = "failed"
 
@@ -79,6 +80,8 @@ class ModelResult:
     error: str | None = None
     error_type: str | None = None
     seconds: float = 0.0
+    source: str | None = None  # where the bytes came from: hub, bucket, public, store
+    shared: str | None = None  # where in the bucket it was uploaded, if it was
 
     @property
     def ok(self) -> bool:
@@ -99,6 +102,8 @@ class ModelResult:
             "error": self.error,
             "error_type": self.error_type,
             "seconds": round(self.seconds, 4),
+            "source": self.source,
+            "shared": self.shared,
         }
 
 
@@ -120,6 +125,10 @@ class PrefetchReport:
         return [r for r in self.results if r.status is Status.FETCHED]
 
     @property
+    def uploaded(self) -> list[ModelResult]:
+        return [r for r in self.results if r.status is Status.UPLOADED]
+
+    @property
     def skipped(self) -> list[ModelResult]:
         return [r for r in self.results if r.status is Status.SKIPPED]
 
@@ -136,6 +145,7 @@ class PrefetchReport:
         return {
             "total": len(self.results),
             "fetched": len(self.fetched),
+            "uploaded": len(self.uploaded),
             "skipped": len(self.skipped),
             "failed": len(self.failed),
             "seconds": round(self.seconds, 3),

@@ -18,6 +18,7 @@ import attrs
 __all__ = [
     "DEFAULT_CONCURRENCY",
     "DEFAULT_ENDPOINT",
+    "DEFAULT_SYNC_CONCURRENCY",
     "Config",
     "HGLocalizationConfig",
     "default_store_path",
@@ -25,6 +26,7 @@ __all__ = [
 
 DEFAULT_ENDPOINT = "https://huggingface.co"
 DEFAULT_CONCURRENCY = 64  # models in flight in a bulk run
+DEFAULT_SYNC_CONCURRENCY = 16  # models uploaded at once by a bucket sync
 
 _TRUE = {"1", "true", "yes", "on", "y", "t"}
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from types import TracebackType
 from typing import Any, Self
 
@@ -13,17 +13,26 @@ import anyio
 import attrs
 
 from hgloc._aio import gather
+from hgloc._big_file import ByteProgress, TransferSettings
+from hgloc._bucket import BucketEntry, BucketTier, checked_stream
+from hgloc._full_model import FullModelJob, Outcome, Patterns
 from hgloc._model_store import ModelStore
+from hgloc._public import PublicReader
 from hgloc._results import CachedModel, ModelResult, PrefetchReport, Status
+from hgloc._staging import staging_root
+from hgloc._verify import VerifyReport
 from hgloc.backends import LocalBackend, StorageBackend
-from hgloc.config import DEFAULT_CONCURRENCY, Config
+from hgloc.config import DEFAULT_CONCURRENCY, DEFAULT_SYNC_CONCURRENCY, Config
 from hgloc.errors import (
+    BackendUnavailableError,
     EntryNotFoundError,
     HglocError,
     HubError,
     InvalidModelIdError,
     LayoutCollisionError,
+    ObjectNotFoundError,
     OfflineModeError,
+    StorePermissionError,
 )
 from hgloc.layout import (
     CARD_FILE,
@@ -38,11 +47,19 @@ from hgloc.layout import (
 )
 from hgloc.sources import HubFile, HuggingFaceSource, RetryPolicy
 
-__all__ = ["DEFAULT_CONCURRENCY", "Localizer", "ModelRef", "parse_model_ref"]
+__all__ = [
+    "DEFAULT_CONCURRENCY",
+    "ByteProgress",
+    "Localizer",
+    "ModelRef",
+    "TransferSettings",
+    "parse_model_ref",
+]
 
 logger = logging.getLogger("hgloc")
 
 _DEFAULT_BRANCH = "main"
+_UNREACHABLE_LIMIT = 3  # models in a row that could not reach the bucket: it is down
 
 ProgressCallback = Callable[[ModelResult], object]
 
@@ -89,6 +106,7 @@ class Localizer:
         store: StorageBackend | None = None,
         concurrency: int = DEFAULT_CONCURRENCY,
         retry: RetryPolicy | None = None,
+        transfer: TransferSettings | None = None,
     ) -> None:
         if concurrency < 1:
             raise ValueError(f"concurrency must be at least 1, got {concurrency}")
@@ -98,6 +116,15 @@ class Localizer:
         self.concurrency = concurrency
         self._retry = retry or RetryPolicy(max_retries=self.config.max_retries)
         self._source: HuggingFaceSource | None = None
+        self.transfer = transfer or TransferSettings()
+        # Full-model downloads: one pool of request slots for every file and byte range,
+        # and one lock per model folder so that two calls never write it at once.
+        self._transfer_slots = anyio.Semaphore(concurrency)
+        self._folder_locks: dict[str, anyio.Lock] = {}
+        self._tier: BucketTier | None = None
+        self._public: PublicReader | None = None
+        self._bucket_opened = False
+        self._bucket_lock = anyio.Lock()
         self._bucket_folder = (
             bucket_id(self.config.s3_bucket_name, self.config.s3_endpoint_url)
             if self.config.s3_bucket_name
@@ -123,6 +150,11 @@ class Localizer:
             if self._source is not None:
                 await self._source.aclose()
                 self._source = None
+            if self._tier is not None:
+                await self._tier.backend.aclose()
+            if self._public is not None:
+                await self._public.aclose()
+                await self._public.tier.backend.aclose()
             await self.backend.aclose()
 
     @property
@@ -145,12 +177,18 @@ class Localizer:
 
     # -- where things are ----------------------------------------------------
 
-    def model_prefix(self, model_id: str, revision: str | None = None) -> str:
-        """The key prefix of a model's folder in this localizer's store."""
+    def model_prefix(
+        self, model_id: str, revision: str | None = None, *, public: bool = False
+    ) -> str:
+        """The key prefix of a model's folder in this localizer's store.
+
+        ``public=True``: the folder of a model read from the bucket's public manifest.
+        """
         return local_model_prefix(
             model_id,
             revision,
             bucket_folder=self._bucket_folder,
+            public=public,
             default_revision_name=self.config.default_revision_name,
         )
 
@@ -181,33 +219,113 @@ class Localizer:
         *,
         refresh: bool = False,
         skip_hf_fetch: bool = False,
+        metadata_only: bool = True,
+        allow_patterns: Patterns = None,
+        ignore_patterns: Patterns = None,
+        on_bytes: ByteProgress | None = None,
+        upload: bool = True,
+        make_public: bool = False,
     ) -> ModelResult:
-        """Make sure the store holds the card and config of ``model_id``.
+        """Make sure the store holds the card and config of ``model_id``, or all its files.
 
         Already cached: returns at once with status ``skipped`` and makes no
         request. With ``refresh=True`` it asks the Hub for the current commit
         (one cheap call) and refetches only when the commit moved.
 
+        ``metadata_only=False`` stores every file of the repo (``README.md`` as
+        ``model_card.md``), each verified against the Hub's hash, big files in
+        parallel byte ranges; an interrupted download resumes where it stopped.
+        ``allow_patterns`` / ``ignore_patterns`` (globs, as in ``huggingface_hub``)
+        narrow the files. A metadata-only folder is completed at its commit; a
+        full model satisfies a metadata-only request, and a refresh keeps it full.
+        ``on_bytes(path, done, total)`` reports bytes, per big file and for the
+        whole model (``path == ""``), a few times a second.
+
+        With a bucket configured (``s3_bucket_name``) the read path is: local
+        store, then the bucket (or, without AWS credentials, its public
+        manifest), then the Hub; a model fetched from the Hub is uploaded to
+        the bucket unless ``upload=False``. ``make_public=True`` also publishes
+        its card and config (``public-read``) in the public manifest.
+
         Raises an :class:`~hgloc.errors.HglocError` (a subclass naming what
-        to do) on failure; the store is left as it was.
+        to do) on failure; the store is left as it was, or (full models) without
+        metadata and resumable.
         """
         started = time.perf_counter()
         validate_model_id(model_id)
         validate_revision(revision)
         prefix = self.model_prefix(model_id, revision)
         existing = await self._load_own(prefix, model_id)
+        if existing is None and self._bucket_folder:
+            public_prefix = self.model_prefix(model_id, revision, public=True)
+            public = await self._load_own(public_prefix, model_id)
+            if public is not None and metadata_only and not refresh:
+                return ModelResult(
+                    model_id,
+                    revision,
+                    Status.SKIPPED,
+                    self.backend.location(public_prefix),
+                    public.commit,
+                    seconds=time.perf_counter() - started,
+                    source="store",
+                )
+
+        result: ModelResult | None = None
+        if not refresh and (existing is None or (not metadata_only and not existing.is_full_model)):
+            result = await self._from_bucket(model_id, revision, metadata_only)
+        if result is None:
+            result = await self._from_store_or_hub(
+                model_id, revision, prefix, existing,
+                refresh=refresh, skip_hf_fetch=skip_hf_fetch or self.config.is_offline,
+                metadata_only=metadata_only, allow_patterns=allow_patterns,
+                ignore_patterns=ignore_patterns, on_bytes=on_bytes,
+            )  # fmt: skip
+        if self._bucket_folder and result.ok:
+            fresh_from_hub = result.source == "hub" and result.status is Status.FETCHED
+            # Without credentials a fetched model stays local; asking to publish is an error.
+            if make_public or (upload and fresh_from_hub and await self.bucket() is not None):
+                result = await self._share(result, prefix, make_public=make_public)
+        return attrs.evolve(result, seconds=time.perf_counter() - started)
+
+    async def _from_store_or_hub(
+        self,
+        model_id: str,
+        revision: str | None,
+        prefix: str,
+        existing: ModelRecord | None,
+        *,
+        refresh: bool,
+        skip_hf_fetch: bool,
+        metadata_only: bool,
+        allow_patterns: Patterns,
+        ignore_patterns: Patterns,
+        on_bytes: ByteProgress | None,
+    ) -> ModelResult:
         location = self.backend.location(prefix)
 
         def result(status: Status, commit: str | None) -> ModelResult:
-            return ModelResult(
-                model_id, revision, status, location, commit, seconds=time.perf_counter() - started
-            )
+            source = "store" if status is Status.SKIPPED else "hub"
+            return ModelResult(model_id, revision, status, location, commit, source=source)
 
+        if not metadata_only or (refresh and existing is not None and existing.is_full_model):
+            outcome = await self._download_full(
+                model_id,
+                revision,
+                prefix,
+                refresh=refresh,
+                skip_hf_fetch=skip_hf_fetch,
+                allow_patterns=allow_patterns,
+                ignore_patterns=ignore_patterns,
+                on_bytes=on_bytes,
+            )
+            return result(outcome.status, outcome.commit)
         if existing is not None and not refresh:
             return result(Status.SKIPPED, existing.commit)
         if skip_hf_fetch:
+            where = "the store or the bucket" if self._bucket_folder else "the store"
             raise OfflineModeError(
-                f"{model_id!r} is not in the store and skip_hf_fetch forbids asking the Hub"
+                f"{model_id!r} is not in {where}, and offline mode (HF_HUB_OFFLINE or "
+                "skip_hf_fetch) forbids asking the Hub"
             )
         if existing is not None and existing.commit:
             current = await self.source.commit_of(model_id, revision)
@@ -243,6 +361,59 @@ class Localizer:
             "cached %s@%s (%s) in %s", model_id, revision or "default", first.commit, location
         )
         return result(Status.FETCHED, first.commit)
+
+    async def _download_full(
+        self,
+        model_id: str,
+        revision: str | None,
+        prefix: str,
+        *,
+        refresh: bool,
+        skip_hf_fetch: bool,
+        allow_patterns: Patterns,
+        ignore_patterns: Patterns,
+        on_bytes: ByteProgress | None,
+    ) -> Outcome:
+        lock = self._folder_locks.setdefault(prefix, anyio.Lock())
+        async with lock:
+            existing = await self._load_own(prefix, model_id)  # a concurrent call may be done
+
+            def make_record(
+                commit: str, files: Mapping[str, FileRecord], repo_id: str, is_full: bool
+            ) -> ModelRecord:
+                return ModelRecord(
+                    model_id=model_id,
+                    revision=revision,
+                    commit=commit,
+                    files=files,
+                    is_full_model=is_full,
+                    s3_bucket_name=self.config.s3_bucket_name,
+                    s3_endpoint_url=self.config.s3_endpoint_url,
+                    s3_data_prefix=self.config.s3_data_prefix
+                    if self.config.s3_bucket_name
+                    else None,
+                    resolved_repo_id=repo_id if repo_id != model_id else None,
+                )
+
+            job = FullModelJob(
+                source=lambda: self.source,
+                backend=self.backend,
+                settings=self.transfer,
+                slots=self._transfer_slots,
+                staging_root=staging_root(self.backend, self.transfer.staging_dir),
+                model_id=model_id,
+                revision=revision,
+                prefix=prefix,
+                make_record=make_record,
+                on_bytes=on_bytes,
+            )
+            return await job.run(
+                existing,
+                refresh=refresh,
+                skip_hf_fetch=skip_hf_fetch,
+                allow_patterns=allow_patterns,
+                ignore_patterns=ignore_patterns,
+            )
 
     async def _fetch_metadata(
         self, model_id: str, revision: str
@@ -286,6 +457,11 @@ class Localizer:
         concurrency: int | None = None,
         refresh: bool = False,
         progress: ProgressCallback | None = None,
+        metadata_only: bool = True,
+        allow_patterns: Patterns = None,
+        ignore_patterns: Patterns = None,
+        upload: bool = True,
+        make_public: bool = False,
     ) -> PrefetchReport:
         """Cache many models at once; never stops on one model's failure.
 
@@ -293,7 +469,8 @@ class Localizer:
         :class:`ModelRef` values; ``revision`` applies to those without one.
         Duplicates are fetched once. Up to ``concurrency`` models are in
         flight over the one connection pool. ``progress`` is called with each
-        model's :class:`ModelResult` as it finishes.
+        model's :class:`ModelResult` as it finishes. ``metadata_only``, the
+        patterns, ``upload`` and ``make_public`` work as in :meth:`download`.
 
         >>> report = await loc.prefetch(["gpt2", "bad/../id"])  # doctest: +SKIP
         >>> [r.status for r in report.results]  # doctest: +SKIP
@@ -324,7 +501,16 @@ class Localizer:
 
         async def worker() -> None:
             for index, ref in todo:  # a shared iterator: each ref is taken by one worker
-                results[index] = result = await self._download_reporting(ref, refresh)
+                results[index] = result = await self._reporting(
+                    ref,
+                    self.download,
+                    refresh=refresh,
+                    metadata_only=metadata_only,
+                    allow_patterns=allow_patterns,
+                    ignore_patterns=ignore_patterns,
+                    upload=upload,
+                    make_public=make_public,
+                )
                 if progress is not None:
                     progress(result)
 
@@ -337,25 +523,254 @@ class Localizer:
         done = tuple(r for r in results if r is not None)
         return PrefetchReport(done, time.perf_counter() - started)
 
-    async def _download_reporting(self, ref: ModelRef, refresh: bool) -> ModelResult:
+    async def _reporting(
+        self, ref: ModelRef, action: Callable[..., Awaitable[ModelResult]], **options: Any
+    ) -> ModelResult:
+        """Run ``action`` for one model of a bulk run, turning its failure into a result."""
         started = time.perf_counter()
         try:
-            return await self.download(ref.model_id, ref.revision, refresh=refresh)
+            return await action(ref.model_id, ref.revision, **options)
+        except (HglocError, OSError) as exc:  # OSError: a store that is full or read-only
+            return _failure(ref.model_id, ref.revision, exc, time.perf_counter() - started)
+
+    # -- the team bucket -----------------------------------------------------
+
+    async def bucket(self) -> BucketTier | None:
+        """The bucket tier when a bucket is configured and AWS credentials are found.
+
+        Without credentials, the bucket is read through its public manifest only.
+        """
+        await self._open_bucket()
+        return self._tier
+
+    async def _open_bucket(self) -> None:
+        if not self.config.s3_bucket_name or self._bucket_opened:
+            return
+        async with self._bucket_lock:
+            if self._bucket_opened:
+                return
+            from hgloc.backends import S3Backend
+
+            credentials = await anyio.to_thread.run_sync(_has_aws_credentials, self.config)
+            backend = S3Backend(
+                self.config.s3_bucket_name,
+                prefix=self.config.s3_data_prefix,
+                endpoint_url=self.config.s3_endpoint_url,
+                access_key_id=self.config.aws_access_key_id if credentials else None,
+                secret_access_key=self.config.aws_secret_access_key if credentials else None,
+                anonymous=not credentials,
+            )
+            tier = BucketTier(self.config, backend)
+            if credentials:
+                self._tier = tier
+            else:
+                logger.info(
+                    "no AWS credentials: reading %s through its public manifest", backend.name
+                )
+                self._public = PublicReader(tier, timeout=self.config.request_timeout)
+            self._bucket_opened = True
+
+    async def _from_bucket(
+        self, model_id: str, revision: str | None, metadata_only: bool
+    ) -> ModelResult | None:
+        """Copy a model from the bucket (or its public manifest) into the local store."""
+        await self._open_bucket()
+        if self._tier is not None:
+            record = await self._tier.load(model_id, revision)
+            if record is None or (not metadata_only and not record.is_full_model):
+                return None
+            prefix = self.model_prefix(model_id, revision)
+            tier = self._tier
+            for name, file in record.files.items():
+                await self.backend.write_stream(
+                    f"{prefix}/{name}",
+                    checked_stream(
+                        tier.backend.read_stream(f"{tier.folder(model_id, revision)}/{name}"),
+                        file,
+                        tier.backend.location(f"{tier.folder(model_id, revision)}/{name}"),
+                    ),
+                )
+            local = attrs.evolve(record, cached_timestamp=_now())
+            await self.store.save(prefix, {}, local)
+            source = "bucket"
+        elif self._public is not None and metadata_only:
+            found = await self._public.fetch(model_id, revision)
+            if found is None:
+                return None
+            local, files = found
+            prefix = self.model_prefix(model_id, revision, public=True)
+            await self.store.save(prefix, files, local)
+            source = "public"
+        else:
+            return None
+        logger.info("copied %s from the %s to %s", model_id, source, self.backend.location(prefix))
+        return ModelResult(
+            model_id,
+            revision,
+            Status.FETCHED,
+            self.backend.location(prefix),
+            local.commit,
+            source=source,
+        )
+
+    async def _share(self, result: ModelResult, prefix: str, *, make_public: bool) -> ModelResult:
+        """Upload a freshly cached model; a failed upload fails the result, saying why."""
+        try:
+            shared = await self.upload(result.model_id, result.revision, make_public=make_public)
         except HglocError as exc:
-            return _failure(ref.model_id, ref.revision, exc, time.perf_counter() - started)
-        except OSError as exc:  # a store that cannot be written, a disk that is full
-            return _failure(ref.model_id, ref.revision, exc, time.perf_counter() - started)
+            return attrs.evolve(
+                result,
+                status=Status.FAILED,
+                error=(
+                    f"cached at {result.path}, but sharing it through the bucket failed: "
+                    f"{exc}; run sync-local-model-to-s3 to retry"
+                ),
+                error_type=type(exc).__name__,
+            )
+        return attrs.evolve(result, shared=shared.path)
+
+    async def upload(
+        self, model_id: str, revision: str | None = None, *, make_public: bool = False
+    ) -> ModelResult:
+        """Put a cached model in the bucket (``uploaded``, or ``skipped`` if already there)."""
+        started = time.perf_counter()
+        validate_model_id(model_id)
+        validate_revision(revision)
+        tier = await self._require_bucket()
+        prefix = self.model_prefix(model_id, revision)
+        record = await self._load_own(prefix, model_id)
+        if record is None:
+            raise ObjectNotFoundError(
+                f"{model_id!r} is not in the local store {self.backend.location(prefix)}; "
+                "download it first"
+            )
+        wrote = await tier.upload(
+            record,
+            read_local=lambda name: self.backend.read_stream(f"{prefix}/{name}"),
+            make_public=make_public,
+        )
+        return ModelResult(
+            model_id,
+            revision,
+            Status.UPLOADED if wrote else Status.SKIPPED,
+            tier.backend.location(tier.folder(model_id, revision)),
+            record.commit,
+            seconds=time.perf_counter() - started,
+            source="store",
+        )
+
+    async def sync_all_to_bucket(
+        self,
+        *,
+        make_public: bool = False,
+        concurrency: int = DEFAULT_SYNC_CONCURRENCY,
+        progress: ProgressCallback | None = None,
+    ) -> PrefetchReport:
+        """Upload every locally cached model; skips objects already there, reports per model.
+
+        Safe to rerun after an interruption: what is in place is skipped. When
+        the bucket stops answering (several models in a row fail to reach it),
+        the models not yet tried are reported as not synced instead of each
+        waiting out its own retries.
+        """
+        started = time.perf_counter()
+        if concurrency < 1:
+            raise ValueError(f"concurrency must be at least 1, got {concurrency}")
+        await self._require_bucket()
+        # Copies read from the public manifest came from the bucket: not uploaded again.
+        models = await self._list(f"by_bucket/{self._bucket_folder}")
+        refs = iter(enumerate(ModelRef(m.model_id, m.revision) for m in models))
+        results: list[ModelResult | None] = [None] * len(models)
+        unreachable = 0
+
+        async def worker() -> None:
+            nonlocal unreachable
+            for index, ref in refs:
+                if unreachable >= _UNREACHABLE_LIMIT:
+                    result = _failure(
+                        ref.model_id,
+                        ref.revision,
+                        BackendUnavailableError(
+                            "not synced: the bucket stopped answering; rerun to resume"
+                        ),
+                        0.0,
+                    )
+                else:
+                    result = await self._reporting(ref, self.upload, make_public=make_public)
+                    down = result.error_type == BackendUnavailableError.__name__
+                    unreachable = unreachable + 1 if down else 0
+                results[index] = result
+                if progress is not None:
+                    progress(result)
+
+        async with anyio.create_task_group() as tg:
+            for _ in range(min(concurrency, len(models))):
+                tg.start_soon(worker)
+        return PrefetchReport(
+            tuple(r for r in results if r is not None), time.perf_counter() - started
+        )
+
+    async def list_bucket_models(self) -> list[BucketEntry]:
+        """The models the bucket's indexes list (only the public ones without credentials)."""
+        if not self.config.s3_bucket_name:
+            raise ValueError("no bucket configured: set HGLOC_S3_BUCKET_NAME (s3_bucket_name)")
+        await self._open_bucket()
+        if self._tier is not None:
+            return await self._tier.entries()
+        assert self._public is not None
+        return await self._public.entries()
+
+    async def verify(
+        self,
+        model_ids: Iterable[str | ModelRef] | None = None,
+        *,
+        bucket: bool = False,
+        repair: bool = False,
+    ) -> VerifyReport:
+        """Re-hash stored files against their metadata; ``repair=True`` refetches damage.
+
+        Checks every cached model (or those named), or with ``bucket=True`` the
+        bucket's copies. A damaged model stops counting as cached before it is
+        fetched again.
+        """
+        from hgloc._verify import verify_models
+
+        refs = None
+        if model_ids is not None:
+            refs = [m if isinstance(m, ModelRef) else parse_model_ref(m) for m in model_ids]
+        return await verify_models(self, refs, bucket=bucket, repair=repair)
+
+    async def _require_bucket(self) -> BucketTier:
+        if not self.config.s3_bucket_name:
+            raise ValueError("no bucket configured: set HGLOC_S3_BUCKET_NAME (s3_bucket_name)")
+        tier = await self.bucket()
+        if tier is None:
+            raise StorePermissionError(
+                "no AWS credentials found for the bucket: set HGLOC_AWS_ACCESS_KEY_ID and "
+                "HGLOC_AWS_SECRET_ACCESS_KEY (or AWS_PROFILE / AWS_ACCESS_KEY_ID)"
+            )
+        return tier
 
     # -- reading -------------------------------------------------------------
 
     async def list_models(self) -> list[CachedModel]:
-        """Every model this store holds completely, for this localizer's bucket setting."""
-        root = f"by_bucket/{self._bucket_folder}" if self._bucket_folder else ""
-        models = await self.store.list(root)
+        """Every model this store holds completely, for this localizer's bucket setting.
+
+        With a bucket: the models of that bucket's folder and the copies read
+        from its public manifest. Without: the models at the store's root.
+        """
+        if self._bucket_folder:
+            return [
+                *await self._list(f"by_bucket/{self._bucket_folder}"),
+                *await self._list(f"public/by_bucket/{self._bucket_folder}"),
+            ]
+        return await self._list("")
+
+    async def _list(self, root: str) -> list[CachedModel]:
         out = []
-        for stored in models:
-            # Without a bucket, by_bucket/ and public/ belong to other settings.
-            if not self._bucket_folder and stored.prefix.startswith(("by_bucket/", "public/")):
+        for stored in await self.store.list(root):
+            # At the root, by_bucket/ and public/ belong to other settings.
+            if not root and stored.prefix.startswith(("by_bucket/", "public/")):
                 continue
             out.append(CachedModel.from_record(stored.record, self.backend.location(stored.prefix)))
         return out
@@ -373,11 +788,14 @@ class Localizer:
         return None if data is None else _parse_config(data, model_id)
 
     async def _cached_file(self, model_id: str, revision: str | None, name: str) -> bytes | None:
-        prefix = self.model_prefix(model_id, revision)
-        record = await self._load_own(prefix, model_id)
-        if record is None or name not in record.files:
-            return None
-        return await self.backend.read(f"{prefix}/{name}")
+        for public in (False, True) if self._bucket_folder else (False,):
+            prefix = self.model_prefix(model_id, revision, public=public)
+            record = await self._load_own(prefix, model_id)
+            if record is not None:
+                if name not in record.files:
+                    return None
+                return await self.backend.read(f"{prefix}/{name}")
+        return None
 
     async def hub_card(self, model_id: str, revision: str | None = None) -> str:
         """The model card straight from the Hub; nothing is stored."""
@@ -405,6 +823,21 @@ def _failure(
         error_type=type(exc).__name__,
         seconds=seconds,
     )
+
+
+def _now() -> str:
+    import datetime as dt
+
+    return dt.datetime.now(dt.UTC).isoformat()
+
+
+def _has_aws_credentials(config: Config) -> bool:
+    """Whether requests to the bucket can be signed: HGLOC_* keys or the AWS chain."""
+    if config.aws_access_key_id and config.aws_secret_access_key:
+        return True
+    import botocore.session
+
+    return botocore.session.get_session().get_credentials() is not None
 
 
 def _parse_config(data: bytes, model_id: str) -> dict[str, Any]:

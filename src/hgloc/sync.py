@@ -26,7 +26,11 @@ __all__ = [
     "get_model_card_content",
     "get_model_config_content",
     "list_local_models",
+    "list_s3_models",
+    "load_config",
     "prefetch",
+    "sync_all_local_models_to_s3",
+    "sync_local_model_to_s3",
 ]
 
 P = ParamSpec("P")
@@ -56,3 +60,7 @@ get_cached_model_config_content = blocking(_api.get_cached_model_config_content)
 get_model_card_content = blocking(_api.get_model_card_content)
 get_model_config_content = blocking(_api.get_model_config_content)
 prefetch = blocking(_api.prefetch)
+load_config = blocking(_api.load_config)
+list_s3_models = blocking(_api.list_s3_models)
+sync_local_model_to_s3 = blocking(_api.sync_local_model_to_s3)
+sync_all_local_models_to_s3 = blocking(_api.sync_all_local_models_to_s3)

@@ -86,7 +86,9 @@ class LocalBackend:
         # One thread hop per batch: listing 10,000 models reads 10,000 small files.
         out: dict[str, bytes] = {}
         for start in range(0, len(paths), _READ_BATCH):
-            out.update(await anyio.to_thread.run_sync(_read_all, paths[start : start + _READ_BATCH]))
+            out.update(
+                await anyio.to_thread.run_sync(_read_all, paths[start : start + _READ_BATCH])
+            )
         return out
 
     async def read_stream(self, key: str, *, chunk_size: int = 1 << 20) -> AsyncIterator[bytes]:
