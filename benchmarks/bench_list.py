@@ -66,7 +66,9 @@ def timed(argv: list[str], env: dict[str, str]) -> float:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--n", type=int, default=10_000)
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--smoke", action="store_true")
@@ -77,11 +79,14 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="hgloc-list-") as tmp:
         store = Path(tmp) / "store"
         build_store(store, args.n)
-        api = [sys.executable, "-c",
-               "import sys, time, hgloc; from hgloc.sync import list_local_models\n"
-               "t = time.perf_counter()\n"
-               f"models = list_local_models(hgloc.Config(models_store_path={str(store)!r}))\n"
-               "print(len(models), time.perf_counter() - t, file=sys.stderr)"]
+        api = [
+            sys.executable,
+            "-c",
+            "import sys, time, hgloc; from hgloc.sync import list_local_models\n"
+            "t = time.perf_counter()\n"
+            f"models = list_local_models(hgloc.Config(models_store_path={str(store)!r}))\n"
+            "print(len(models), time.perf_counter() - t, file=sys.stderr)",
+        ]
         cli = [sys.executable, "-m", "hgloc", "--store", str(store), "list-local-models", "--json"]
         in_process = []
         for _ in range(args.repeat):
@@ -99,9 +104,11 @@ def main() -> None:
     print(f"listing {args.n} cached models (median of {args.repeat})")
     print_table(
         ["what", "seconds"],
-        [["list_local_models() call", f"{rows['api_call_s']:.3f}"],
-         ["python process running it", f"{rows['api_process_s']:.3f}"],
-         ["hgloc list-local-models --json", f"{rows['cli_process_s']:.3f}"]],
+        [
+            ["list_local_models() call", f"{rows['api_call_s']:.3f}"],
+            ["python process running it", f"{rows['api_process_s']:.3f}"],
+            ["hgloc list-local-models --json", f"{rows['cli_process_s']:.3f}"],
+        ],
     )
     append_result("list", {"n": args.n, "smoke": args.smoke, **rows})
 

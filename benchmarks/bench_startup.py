@@ -1,7 +1,7 @@
 """Startup: `hgloc --help` against `hf --help` (huggingface_hub's CLI), same run.
 
-    python benchmarks/bench_startup.py            # 10 runs each, alternating
-    python benchmarks/bench_startup.py --smoke    # 1 run each
+python benchmarks/bench_startup.py            # 10 runs each, alternating
+python benchmarks/bench_startup.py --smoke    # 1 run each
 """
 
 from __future__ import annotations
@@ -28,7 +28,9 @@ def run(argv: list[str], env: dict[str, str]) -> float:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--runs", type=int, default=10)
     parser.add_argument("--smoke", action="store_true")
     args = parser.parse_args()
@@ -47,7 +49,9 @@ def main() -> None:
     ratio = medians["hf --help"] / medians["hgloc --help"] if "hf --help" in medians else None
     if ratio:
         print(f"hf --help takes {ratio:.1f}x as long as hgloc --help")
-    append_result("startup", {"runs": runs, "smoke": args.smoke, "medians": medians, "hf_over_hgloc": ratio})
+    append_result(
+        "startup", {"runs": runs, "smoke": args.smoke, "medians": medians, "hf_over_hgloc": ratio}
+    )
 
 
 if __name__ == "__main__":

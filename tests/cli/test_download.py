@@ -88,10 +88,12 @@ def test_revision_given_twice_is_usage_error(run: Run, store: Path) -> None:
     assert not store.exists()
 
 
-def test_make_public_without_bucket_warns(run: Run) -> None:
-    result = run("download-model", "hgloc-legacy", "--make-public", "--no-s3-upload")
-    assert result.exit_code == 0, result.stderr
-    assert "--make-public has no effect without an S3 bucket" in result.stderr
+def test_make_public_without_bucket_is_usage_error(run: Run, store: Path) -> None:
+    result = run("download-model", "hgloc-legacy", "--make-public")
+    assert result.exit_code == 2
+    assert "--make-public needs a team bucket" in result.stderr
+    assert "HGLOC_S3_BUCKET_NAME" in result.stderr
+    assert not store.exists()
 
 
 def test_offline_names_the_model(run: Run, store: Path) -> None:

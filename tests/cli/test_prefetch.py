@@ -57,7 +57,9 @@ def test_json_report(run: Run) -> None:
     result = run("prefetch", "--json", "hgloc-test/config-nan", "hgloc-test/revisions@dev")
     assert result.exit_code == 0, result.stderr
     report = json.loads(result.stdout)  # stdout holds only the document
-    assert set(report) == {"total", "fetched", "skipped", "failed", "seconds", "models"}
+    assert set(report) == {
+        "total", "fetched", "uploaded", "skipped", "failed", "seconds", "models"
+    }  # fmt: skip
     assert (report["total"], report["fetched"], report["failed"]) == (2, 2, 0)
     assert [m["model_id"] for m in report["models"]] == [
         "hgloc-test/config-nan",
@@ -65,7 +67,8 @@ def test_json_report(run: Run) -> None:
     ]
     assert [m["revision"] for m in report["models"]] == [None, "dev"]
     assert set(report["models"][0]) == {
-        "model_id", "revision", "status", "path", "commit", "error", "error_type", "seconds"
+        "model_id", "revision", "status", "path", "commit", "error", "error_type", "seconds",
+        "source", "shared",
     }  # fmt: skip
     assert "2 models: 2 fetched" in result.stderr  # the human summary moved to stderr
 

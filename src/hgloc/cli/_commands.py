@@ -51,11 +51,15 @@ def parse_ref(model_id: str, revision: str | None) -> ModelRef:
 @click.command("download-model")
 @click.argument("model_id")
 @click.option("-r", "--revision", help=_REVISION_HELP)
-@click.option("--no-s3-upload", is_flag=True, help="Keep the model in the local store only.")
+@click.option(
+    "--no-s3-upload",
+    is_flag=True,
+    help="Keep the model in the local store only (no upload to the team bucket).",
+)
 @click.option(
     "--make-public",
     is_flag=True,
-    help="Publish the model in the bucket's public manifest (needs an S3 bucket).",
+    help="Also publish its card and config in the bucket's public manifest (needs a bucket).",
 )
 @click.option(
     "--refresh", is_flag=True, help="Ask the Hub whether the revision moved; refetch if it did."
@@ -75,48 +79,81 @@ def download_model(
     already cached is not fetched again unless --refresh finds a newer commit.
     Prints where the model is; with --quiet, only its path.
 
+    With a team bucket (HGLOC_S3_BUCKET_NAME) the model is read from the
+    bucket when it is there, else fetched from the Hub and uploaded to the
+    bucket (unless --no-s3-upload; without AWS credentials it stays local).
+    --make-public also publishes its card and config, readable by anyone.
+
     \b
     Examples:
       hgloc download-model google-bert/bert-base-uncased
       hgloc download-model openai-community/gpt2 --revision main --refresh
       hgloc download-model microsoft/DialoGPT-medium --no-s3-upload
+      HGLOC_S3_BUCKET_NAME=team-models hgloc download-model custom-org/custom-model --make-public
     """
     import anyio
 
+    from hgloc.cli._s3_commands import (
+        check_share_flags,
+        no_credentials_note,
+        shared_location,
+        upload_allowed,
+    )
     from hgloc.localizer import Localizer
 
     ref = parse_ref(model_id, revision)
     config = settings.config()
-    if make_public and not config.has_bucket:
-        click.echo(
-            f"Warning: --make-public has no effect without an S3 bucket (HGLOC_S3_BUCKET_NAME); "
-            f"{ref} is cached locally only",
-            err=True,
-        )
-    # The S3 upload (honouring --no-s3-upload and --make-public) belongs after the
-    # download, once the core offers it.
-    del no_s3_upload
+    check_share_flags(config, make_public=make_public, no_s3_upload=no_s3_upload)
 
-    async def run() -> ModelResult:
+    async def run() -> tuple[ModelResult, str | None, bool]:
         async with Localizer(config) as loc:
-            return await loc.download(ref.model_id, ref.revision, refresh=refresh)
+            upload = await upload_allowed(loc, upload=not no_s3_upload, make_public=make_public)
+            result = await loc.download(
+                ref.model_id,
+                ref.revision,
+                refresh=refresh,
+                upload=upload,
+                make_public=make_public,
+            )
+            shared = await shared_location(loc, result, upload=upload, make_public=make_public)
+            return result, shared, upload
 
     with model_errors(ref):
-        result = anyio.run(run)
+        result, shared, upload = anyio.run(run)
+    if not result.ok:
+        # Cached, but the upload failed: the core returns that as a result, it does not raise.
+        raise CliError(f"{ref}: {result.error or 'the upload to the team bucket failed'}")
     assert result.path is not None  # a download that did not raise has a place
     if settings.quiet:
         click.echo(result.path)
         return
+    click.echo(_download_line(result, ref, shared, refresh=refresh, make_public=make_public))
+    if result.source == "hub" and config.has_bucket and not upload and not no_s3_upload:
+        click.echo(no_credentials_note(config, f"{ref} is cached locally only"), err=True)
+
+
+def _download_line(
+    result: ModelResult, ref: ModelRef, shared: str | None, *, refresh: bool, make_public: bool
+) -> str:
+    """What download-model did, in one line: from where, to where, and whether it was shared."""
     commit = _output.short_commit(result.commit)
+    public = " (public)" if make_public else ""
+    if result.source in ("bucket", "public"):
+        which = "team bucket" if result.source == "bucket" else "team bucket's public models"
+        line = f"Copied {ref} (commit {commit}) from the {which} to {result.path}"
+        return f"{line}; made it public in {shared}" if shared else line
     if result.status == "fetched":
-        click.echo(f"Downloaded {ref} (commit {commit}) to {result.path}")
-    elif refresh:
-        click.echo(f"{ref} is up to date (commit {commit}) in {result.path}")
+        line = f"Downloaded {ref} (commit {commit}) to {result.path}"
+        return f"{line} and shared it in {shared}{public}" if shared else line
+    if refresh:
+        line = f"{ref} is up to date (commit {commit}) in {result.path}"
     else:
-        click.echo(
-            f"{ref} is already cached (commit {commit}) in {result.path}; "
-            "--refresh checks the Hub for a newer commit"
-        )
+        line = f"{ref} is already cached (commit {commit}) in {result.path}"
+    if shared:
+        return f"{line}; shared it in {shared}{public}"
+    if refresh:
+        return line
+    return f"{line}; --refresh checks the Hub for a newer commit"
 
 
 @click.command("list-local-models")

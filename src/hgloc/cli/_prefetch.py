@@ -96,6 +96,16 @@ def read_model_list(
 @click.option(
     "--refresh", is_flag=True, help="Ask the Hub whether cached revisions moved; refetch those."
 )
+@click.option(
+    "--no-s3-upload",
+    is_flag=True,
+    help="Keep the models in the local store only (no upload to the team bucket).",
+)
+@click.option(
+    "--make-public",
+    is_flag=True,
+    help="Also publish their cards and configs in the bucket's public manifest.",
+)
 @pass_settings
 def prefetch(
     settings: Settings,
@@ -105,6 +115,8 @@ def prefetch(
     concurrency: int,
     as_json: bool,
     refresh: bool,
+    no_s3_upload: bool,
+    make_public: bool,
 ) -> None:
     """Cache the card and config of many models at once.
 
@@ -112,12 +124,15 @@ def prefetch(
     anything is fetched: a bad one stops the run with exit code 2 and its line
     number. One model's failure does not stop the others; the exit code is 1
     when any failed, and the summary (or the --json report) says which and why.
+    With a team bucket, models come from it when it has them, and models
+    fetched from the Hub are uploaded to it, as with download-model.
 
     \b
     Examples:
       hgloc prefetch google-bert/bert-base-uncased openai-community/gpt2
       hgloc prefetch -f models.txt --concurrency 32
       grep -v llama models.txt | hgloc prefetch -f - --json > report.json
+      hgloc prefetch -f models.txt --no-s3-upload
 
     \b
     A model list:
@@ -125,6 +140,9 @@ def prefetch(
       google-bert/bert-base-uncased
       FacebookAI/roberta-base@main   # a pinned revision
     """
+    from hgloc.cli._s3_commands import check_share_flags
+
+    check_share_flags(settings.config(), make_public=make_public, no_s3_upload=no_s3_upload)
     refs, problems = read_model_list(model_ids, files, revision)
     if problems:
         for problem in problems:
@@ -135,7 +153,15 @@ def prefetch(
         if not files:
             raise click.UsageError("give model ids as arguments or with -f FILE")
         click.echo("No model ids in the given lists; nothing to do.", err=True)
-    report = _run(settings, refs, concurrency=concurrency, refresh=refresh, as_json=as_json)
+    report = _run(
+        settings,
+        refs,
+        concurrency=concurrency,
+        refresh=refresh,
+        as_json=as_json,
+        upload=not no_s3_upload,
+        make_public=make_public,
+    )
 
     if as_json:
         _output.echo_json(report.as_dict())
@@ -148,11 +174,19 @@ def prefetch(
 
 
 def _run(
-    settings: Settings, refs: list[ModelRef], *, concurrency: int, refresh: bool, as_json: bool
+    settings: Settings,
+    refs: list[ModelRef],
+    *,
+    concurrency: int,
+    refresh: bool,
+    as_json: bool,
+    upload: bool,
+    make_public: bool,
 ) -> PrefetchReport:
     import anyio
 
     from hgloc._results import PrefetchReport
+    from hgloc.cli._s3_commands import no_credentials_note, upload_allowed
     from hgloc.localizer import Localizer
 
     if not refs:
@@ -162,7 +196,16 @@ def _run(
 
     async def run() -> PrefetchReport:
         async with Localizer(config, concurrency=concurrency) as loc:
-            return await loc.prefetch(refs, refresh=refresh, progress=reporter)
+            allowed = await upload_allowed(loc, upload=upload, make_public=make_public)
+            if allowed != upload and not settings.quiet:
+                click.echo(no_credentials_note(config, "models are cached locally only"), err=True)
+            return await loc.prefetch(
+                refs,
+                refresh=refresh,
+                progress=reporter,
+                upload=allowed,
+                make_public=make_public,
+            )
 
     with reporter:
         return anyio.run(run)

@@ -1,0 +1,489 @@
+"""The team-bucket commands: list-s3-models, sync-local-model-to-s3, sync-all-local-models-to-s3.
+
+Also the helpers download-model and prefetch use for --make-public / --no-s3-upload.
+hgloc's API (and with it aiobotocore) is imported inside the functions, so
+``--help`` stays light.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Self
+
+import click
+
+from hgloc.cli import _output, _progress
+from hgloc.cli._app import (
+    EXIT_FAILED,
+    BadInputError,
+    Settings,
+    model_errors,
+    pass_settings,
+    prog_name,
+)
+from hgloc.cli._commands import parse_ref
+
+if TYPE_CHECKING:
+    from hgloc._bucket import BucketEntry
+    from hgloc._results import ModelResult, PrefetchReport
+    from hgloc.config import Config
+    from hgloc.localizer import Localizer
+
+from hgloc.config import DEFAULT_SYNC_CONCURRENCY
+
+__all__ = [
+    "SYNC_CONCURRENCY",
+    "bucket_location",
+    "check_share_flags",
+    "no_credentials_note",
+    "register",
+    "require_bucket",
+    "shared_location",
+    "upload_allowed",
+]
+
+SYNC_CONCURRENCY = DEFAULT_SYNC_CONCURRENCY
+
+_NO_BUCKET = (
+    "set HGLOC_S3_BUCKET_NAME (and HGLOC_S3_ENDPOINT_URL for an S3-compatible store "
+    "that is not AWS)"
+)
+
+
+def register(group: click.Group) -> None:
+    """Add the bucket commands to ``group``."""
+    for command in (list_s3_models, sync_local_model_to_s3, sync_all_local_models_to_s3):
+        group.add_command(command)
+
+
+# -- helpers shared with download-model and prefetch ---------------------------
+
+
+def bucket_location(config: Config) -> str:
+    """``s3://bucket/prefix``: where the team's models are, for messages."""
+    return "/".join(p for p in (f"s3://{config.s3_bucket_name}", config.s3_data_prefix) if p)
+
+
+def require_bucket(config: Config, what: str) -> None:
+    """Exit 2 with what to set when no bucket is configured (a setup problem, not a failure)."""
+    if not config.has_bucket:
+        raise BadInputError(f"{what} needs a team bucket, and none is configured: {_NO_BUCKET}")
+
+
+def check_share_flags(config: Config, *, make_public: bool, no_s3_upload: bool) -> None:
+    """--make-public publishes through the bucket: it needs one, and an upload."""
+    if not make_public:
+        return
+    if no_s3_upload:
+        raise BadInputError(
+            "--make-public shares the model through the bucket; it cannot go with --no-s3-upload"
+        )
+    require_bucket(config, "--make-public")
+
+
+async def upload_allowed(loc: Localizer, *, upload: bool, make_public: bool) -> bool:
+    """Whether to ask the core to upload what it fetches.
+
+    Without AWS credentials the bucket is read-only (its public manifest): the
+    core would fail every model fetched from the Hub on the upload, so the CLI
+    keeps those local instead. --make-public still asks, and fails saying why.
+    """
+    if not upload or make_public or not loc.config.has_bucket:
+        return upload
+    return await loc.bucket() is not None
+
+
+def no_credentials_note(config: Config, what: str) -> str:
+    """The stderr note for a model kept local because nobody can upload it."""
+    return (
+        f"Note: no AWS credentials for {bucket_location(config)}: {what} "
+        "(set HGLOC_AWS_ACCESS_KEY_ID and HGLOC_AWS_SECRET_ACCESS_KEY to share)"
+    )
+
+
+async def shared_location(
+    loc: Localizer, result: ModelResult, *, upload: bool, make_public: bool
+) -> str | None:
+    """Where the model is shared in the bucket after ``loc.download``, or ``None``.
+
+    Mirrors the core's rule: a model fetched from the Hub is uploaded when
+    ``upload``; any model is (re)uploaded with ``make_public``, except one just
+    copied from the bucket and a copy read from the public manifest. The
+    first exception drops --make-public silently, so it is published here.
+    """
+    from hgloc._results import Status
+
+    if not result.ok or not loc.config.has_bucket or result.source == "public":
+        return None
+    public_copy = loc.backend.location(
+        loc.model_prefix(result.model_id, result.revision, public=True)
+    )
+    if result.path == public_copy:
+        return None
+    if result.source == "bucket":
+        if not make_public:
+            return None
+        published = await loc.upload(result.model_id, result.revision, make_public=True)
+        return published.path
+    if not (make_public or (upload and result.status is Status.FETCHED)):
+        return None
+    tier = await loc.bucket()
+    if tier is None:
+        return None
+    return tier.backend.location(tier.folder(result.model_id, result.revision))
+
+
+# -- list-s3-models -------------------------------------------------------------
+
+_COLUMNS = (
+    "model", "revision", "public", "card", "config", "kind", "last_updated", "s3_prefix"
+)  # fmt: skip
+
+
+def _when(value: str | None) -> str:
+    """An index timestamp to the second, in UTC (``-`` when the index has none)."""
+    if not value:
+        return "-"
+    try:
+        parsed = dt.datetime.fromisoformat(value)
+    except ValueError:
+        return value  # another tool's format: show it as written
+    if parsed.tzinfo is not None:
+        return parsed.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return parsed.strftime("%Y-%m-%dT%H:%M:%S")
+
+
+def _row(entry: BucketEntry) -> tuple[str, ...]:
+    return (
+        entry.model_id,
+        entry.revision or "(default)",
+        "yes" if entry.is_public else "no",
+        "yes" if entry.has_card else "no",
+        "yes" if entry.has_config else "no",
+        "full" if entry.is_full_model else "metadata",
+        _when(entry.last_updated),
+        entry.s3_prefix,
+    )
+
+
+def _print_table(rows: Sequence[tuple[str, ...]], *, title: str) -> None:
+    """Rich on a terminal; aligned plain lines (one model each, for grep/awk) otherwise."""
+    if not _output.is_terminal():
+        widths = [max(len(c), *(len(r[i]) for r in rows)) for i, c in enumerate(_COLUMNS)]
+        for cells in (tuple(c.upper() for c in _COLUMNS), *rows):
+            line = "  ".join(cell.ljust(w) for cell, w in zip(cells, widths, strict=True))
+            click.echo(line.rstrip())
+        return
+
+    from rich import box
+    from rich.table import Table
+
+    table = Table(
+        title=title, title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False,
+        collapse_padding=True,
+    )  # fmt: skip
+    for name in _COLUMNS:
+        # Ids and prefixes are what people copy: folded, never cut.
+        table.add_column(
+            name.replace("_", " "), overflow="fold", no_wrap=name not in ("model", "s3_prefix")
+        )
+    for cells in rows:
+        table.add_row(*cells)
+    _output.console().print(table)
+
+
+@click.command("list-s3-models")
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON list instead of a table.")
+@pass_settings
+def list_s3_models(settings: Settings, as_json: bool) -> None:
+    """List the models in the team bucket.
+
+    The bucket is HGLOC_S3_BUCKET_NAME; the list comes from its indexes,
+    private_models_index.json and public_models.json. Without AWS
+    credentials only the public models are listed (a note on stderr says
+    so). On a terminal: a table; piped: one aligned line per model. --json
+    prints the dicts (model_id, revision, s3_prefix, is_public, has_card,
+    has_config, is_full_model, last_updated).
+
+    \b
+    Examples:
+      hgloc list-s3-models
+      hgloc list-s3-models --json | jq -r '.[] | select(.is_public) | .model_id'
+      HGLOC_S3_BUCKET_NAME=team-models HGLOC_S3_DATA_PREFIX=nlp hgloc list-s3-models
+    """
+    import anyio
+
+    from hgloc.localizer import Localizer
+
+    config = settings.config()
+    require_bucket(config, "list-s3-models")
+    where = bucket_location(config)
+
+    async def run() -> tuple[list[BucketEntry], bool]:
+        async with Localizer(config) as loc:
+            entries = await loc.list_bucket_models()
+            return entries, await loc.bucket() is None
+
+    with model_errors(where):
+        entries, public_only = anyio.run(run)
+    if public_only and not settings.quiet:
+        # stderr: stdout stays the table or the JSON document.
+        click.echo(
+            f"Note: no AWS credentials, so only the public models of {where} are listed "
+            "(set HGLOC_AWS_ACCESS_KEY_ID and HGLOC_AWS_SECRET_ACCESS_KEY to see all)",
+            err=True,
+        )
+    if as_json:
+        _output.echo_json([e.as_dict() for e in entries])
+    elif entries:
+        noun = "model" if len(entries) == 1 else "models"
+        _print_table([_row(e) for e in entries], title=f"{len(entries)} {noun} in {where}")
+    elif not settings.quiet:
+        click.echo(
+            f"No models in {where}; share one with `{prog_name()} sync-local-model-to-s3 ID`",
+            err=True,
+        )
+
+
+# -- sync-local-model-to-s3 -----------------------------------------------------
+
+_MAKE_PUBLIC_HELP = (
+    "Also publish the card and config (public-read) in the bucket's public_models.json."
+)
+
+
+@click.command("sync-local-model-to-s3")
+@click.argument("model_id")
+@click.option(
+    "-r", "--revision", help="Branch, tag or commit (default: the repo's default branch)."
+)
+@click.option("--make-public", is_flag=True, help=_MAKE_PUBLIC_HELP)
+@pass_settings
+def sync_local_model_to_s3(
+    settings: Settings, model_id: str, revision: str | None, make_public: bool
+) -> None:
+    """Upload one local model to the team bucket.
+
+    MODEL_ID is `name` or `org/name`, optionally `org/name@revision`, as it
+    was downloaded. Files already in the bucket with the same size and hash
+    are not sent again. Prints where the model is in the bucket; with
+    --quiet, only that. Exit code 1 when the model is not in the local store
+    or the upload fails (a rerun resumes), 2 when no bucket is configured.
+
+    \b
+    Examples:
+      hgloc sync-local-model-to-s3 google-bert/bert-base-uncased
+      hgloc sync-local-model-to-s3 openai-community/gpt2@main --make-public
+    """
+    import anyio
+
+    from hgloc._results import Status
+    from hgloc.localizer import Localizer
+
+    ref = parse_ref(model_id, revision)
+    config = settings.config()
+    require_bucket(config, "sync-local-model-to-s3")
+
+    async def run() -> ModelResult:
+        async with Localizer(config) as loc:
+            return await loc.upload(ref.model_id, ref.revision, make_public=make_public)
+
+    with model_errors(ref):
+        result = anyio.run(run)
+    assert result.path is not None  # an upload that did not raise has a place
+    if settings.quiet:
+        click.echo(result.path)
+        return
+    public = " (public)" if make_public else ""
+    if result.status is Status.UPLOADED:
+        click.echo(f"Uploaded {ref} to {result.path}{public}")
+    else:
+        click.echo(f"{ref} is already in the bucket at {result.path}{public}")
+
+
+# -- sync-all-local-models-to-s3 ------------------------------------------------
+
+_SYNC_STATUS = {"uploaded": "uploaded", "skipped": "already in the bucket", "failed": "failed"}
+
+
+def sync_summary_line(report: PrefetchReport) -> str:
+    """``40 models: 38 uploaded, 1 already in the bucket, 1 failed in 2.1s``."""
+    total = len(report.results)
+    noun = "model" if total == 1 else "models"
+    return (
+        f"{total} {noun}: {len(report.uploaded)} uploaded, {len(report.skipped)} already in "
+        f"the bucket, {len(report.failed)} failed in {report.seconds:.1f}s"
+    )
+
+
+class _SyncLines(_progress.LineReporter):
+    """prefetch's plain lines, with the statuses of an upload."""
+
+    def __call__(self, result: ModelResult) -> None:
+        self._count(result)
+        head = f"[{self.done}/{self.total}]"
+        if result.ok:
+            status = _SYNC_STATUS.get(result.status.value, result.status.value)
+            line = f"{head} {'ok':<8}{result.label} ({status}, {result.seconds:.2f}s)"
+        else:
+            line = f"{head} {'FAILED':<8}{result.label}: {_output.one_line(result.error or '')}"
+        click.echo(line, err=self.err)
+
+
+class _SyncBar(_progress.BarReporter):
+    """prefetch's bar, labelled for an upload."""
+
+    def __enter__(self) -> Self:
+        super().__enter__()
+        if self._progress is not None and self._task is not None:
+            self._progress.update(self._task, description="sync")
+        return self
+
+
+def _sync_reporter(total: int, *, quiet: bool, json_output: bool) -> _progress.Reporter:
+    if quiet:
+        return _progress.SilentReporter(total)
+    if _output.is_interactive():
+        return _SyncBar(total)
+    return _SyncLines(total, err=json_output)
+
+
+@click.command("sync-all-local-models-to-s3")
+@click.option("--make-public", is_flag=True, help="Publish every model's card and config too.")
+@click.option(
+    "-c",
+    "--concurrency",
+    type=click.IntRange(min=1),
+    metavar="N",
+    default=SYNC_CONCURRENCY,
+    show_default=True,
+    help="Models uploaded at once.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON on stdout.")
+@pass_settings
+def sync_all_local_models_to_s3(
+    settings: Settings, make_public: bool, concurrency: int, as_json: bool
+) -> None:
+    """Upload every local model to the team bucket.
+
+    Safe to rerun: objects already in the bucket with the same size and hash
+    are skipped, so an interrupted sync resumes. One model's failure does not
+    stop the others; the exit code is 1 when any failed, and the summary (or
+    the --json report) says which and why. Models read from the bucket's
+    public manifest are not uploaded again.
+
+    \b
+    Examples:
+      hgloc sync-all-local-models-to-s3
+      hgloc sync-all-local-models-to-s3 --concurrency 4 --json > sync.json
+      hgloc --store /data/models sync-all-local-models-to-s3 --make-public
+    """
+    import anyio
+
+    from hgloc._results import PrefetchReport
+    from hgloc.localizer import Localizer
+
+    config = settings.config()
+    require_bucket(config, "sync-all-local-models-to-s3")
+
+    async def run() -> PrefetchReport:
+        async with Localizer(config) as loc:
+            # The reporter needs the total before the first result, and the core does not
+            # say it: list the models it will upload (with its own filter) first.
+            refs = [
+                (m.model_id, m.revision)
+                for m in await loc.list_models()
+                if not _is_public_copy(m.path)
+            ]
+            if not refs:
+                return PrefetchReport((), 0.0)
+            reporter = _sync_reporter(len(refs), quiet=settings.quiet, json_output=as_json)
+            with reporter:
+                return await _sync(
+                    loc, refs, reporter, make_public=make_public, concurrency=concurrency
+                )
+
+    with model_errors(bucket_location(config)):
+        report = anyio.run(run)
+
+    if not report.results and not settings.quiet:
+        click.echo(
+            f"No models for {bucket_location(config)} in {config.store_path}; nothing to upload",
+            err=True,
+        )
+    if as_json:
+        _output.echo_json(report.as_dict())
+    if not settings.quiet and report.results:
+        click.echo(sync_summary_line(report), err=as_json)
+    for line in _progress.failure_lines(report):
+        click.echo(line, err=True)
+    if not report.ok:
+        click.get_current_context().exit(EXIT_FAILED)
+
+
+# Models in a row failing with the bucket unavailable (each request already retried by
+# botocore) after which the rest would only fail the same way, ~1.5 s each: stop instead.
+_UNREACHABLE_STREAK = 3
+
+
+async def _sync(
+    loc: Localizer,
+    refs: list[tuple[str, str | None]],
+    reporter: _progress.Reporter,
+    *,
+    make_public: bool,
+    concurrency: int,
+) -> PrefetchReport:
+    """``loc.sync_all_to_bucket``, stopped early once the bucket is unreachable.
+
+    Models not synced when it stops are reported failed, one result each, so a
+    dead endpoint ends the run in seconds however many models there are.
+    """
+    import time
+
+    import anyio
+
+    from hgloc._results import ModelResult, PrefetchReport, Status
+    from hgloc.errors import BackendUnavailableError
+
+    started = time.perf_counter()
+    seen: dict[tuple[str, str | None], ModelResult] = {}
+    streak = 0
+    with anyio.CancelScope() as scope:
+
+        def progress(result: ModelResult) -> None:
+            nonlocal streak
+            seen[(result.model_id, result.revision)] = result
+            unavailable = result.error_type == BackendUnavailableError.__name__
+            streak = streak + 1 if unavailable else 0
+            reporter(result)
+            if streak >= _UNREACHABLE_STREAK:
+                scope.cancel()
+
+        return await loc.sync_all_to_bucket(
+            make_public=make_public, concurrency=concurrency, progress=progress
+        )
+    why = (
+        f"not synced: the run stopped after {streak} models in a row could not reach "
+        f"{bucket_location(loc.config)}; rerun to resume"
+    )
+    results = []
+    for model_id, revision in refs:
+        result = seen.get((model_id, revision))
+        if result is None:  # not started, or cut short: either way, not known to be there
+            result = ModelResult(
+                model_id,
+                revision,
+                Status.FAILED,
+                error=why,
+                error_type=BackendUnavailableError.__name__,
+            )
+            reporter(result)
+        results.append(result)
+    return PrefetchReport(tuple(results), time.perf_counter() - started)
+
+
+def _is_public_copy(path: str) -> bool:
+    """The core's test (sync_all_to_bucket) for a copy read from the public manifest."""
+    return "/public/" in f"/{path}"
