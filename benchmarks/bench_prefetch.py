@@ -31,6 +31,7 @@ sys.path.insert(0, str(HERE))
 from _common import append_result, peak_rss_mb, print_table
 
 CONTENDERS = ("floor", "hgloc", "hgloc_warm", "hf_threads", "hf_sequential")
+S3_CONTENDERS = ("floor_s3", "hgloc_s3")  # with --s3: into a bucket on a moto server
 
 
 def model_ids(n: int) -> list[str]:
@@ -71,6 +72,48 @@ async def _floor(url: str, ids: list[str], concurrency: int) -> int:
     return fetched
 
 
+async def _floor_s3(url: str, ids: list[str], concurrency: int, bucket: str, endpoint: str) -> int:
+    """The floor, plus a bare aiobotocore put of each file received, at the same concurrency."""
+    import anyio
+    import httpx2
+    from aiobotocore.session import get_session
+    from botocore.config import Config as BotoConfig
+
+    limits = httpx2.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+    boto = BotoConfig(max_pool_connections=concurrency, s3={"addressing_style": "path"})
+    fetched = 0
+    async with (
+        httpx2.AsyncClient(limits=limits, timeout=60) as client,
+        get_session().create_client(
+            "s3",
+            endpoint_url=endpoint,
+            region_name="us-east-1",
+            config=boto,
+            aws_access_key_id="testing",
+            aws_secret_access_key="testing",
+        ) as s3,
+    ):
+        limiter = anyio.Semaphore(concurrency)
+
+        async def copy(model_id: str, name: str) -> None:
+            nonlocal fetched
+            response = await client.get(f"{url}/{model_id}/resolve/main/{name}")
+            if response.status_code == 200:
+                fetched += len(response.content)
+                key = f"models/{model_id.replace('/', '_')}/default_revision/{name}"
+                await s3.put_object(Bucket=bucket, Key=key, Body=response.content)
+
+        async def one(model_id: str) -> None:
+            async with limiter, anyio.create_task_group() as tg:
+                tg.start_soon(copy, model_id, "README.md")
+                tg.start_soon(copy, model_id, "config.json")
+
+        async with anyio.create_task_group() as tg:
+            for model_id in ids:
+                tg.start_soon(one, model_id)
+    return fetched
+
+
 def run_contender(
     name: str, url: str, ids: list[str], store: Path, concurrency: int
 ) -> dict[str, Any]:
@@ -78,16 +121,30 @@ def run_contender(
     usage = resource.getrusage(resource.RUSAGE_SELF)
     cpu_before = usage.ru_utime + usage.ru_stime
     extra: dict[str, Any] = {}
+    bucket, endpoint = os.environ.get("BENCH_BUCKET", ""), os.environ.get("BENCH_S3", "")
     if name == "floor":
         import anyio
 
         extra["bytes"] = anyio.run(_floor, url, ids, concurrency)
-    elif name in ("hgloc", "hgloc_warm"):
+    elif name == "floor_s3":
+        import anyio
+
+        extra["bytes"] = anyio.run(_floor_s3, url, ids, concurrency, bucket, endpoint)
+    elif name in ("hgloc", "hgloc_warm", "hgloc_s3"):
         import anyio
 
         import hgloc
 
         config = hgloc.Config(models_store_path=store, hf_endpoint=url)
+        if name == "hgloc_s3":
+            config = hgloc.Config(
+                models_store_path=store,
+                hf_endpoint=url,
+                s3_bucket_name=bucket,
+                s3_endpoint_url=endpoint,
+                aws_access_key_id="testing",
+                aws_secret_access_key="testing",
+            )
 
         async def go() -> hgloc.PrefetchReport:
             async with hgloc.Localizer(config, concurrency=concurrency) as loc:
@@ -151,7 +208,14 @@ def child_env(url: str, home: Path) -> dict[str, str]:
     return env
 
 
-def measure(name: str, url: str, ids: list[str], concurrency: int, work: Path) -> dict[str, Any]:
+def measure(
+    name: str,
+    url: str,
+    ids: list[str],
+    concurrency: int,
+    work: Path,
+    s3: tuple[str, str] | None = None,
+) -> dict[str, Any]:
     store = work / name
     ids_file = work / f"{name}.ids"
     ids_file.write_text("\n".join(ids))
@@ -169,14 +233,10 @@ def measure(name: str, url: str, ids: list[str], concurrency: int, work: Path) -
         "--concurrency",
         str(concurrency),
     ]
-    out = subprocess.run(
-        cmd,
-        env=child_env(url, work / f"{name}-home"),
-        check=True,
-        capture_output=True,
-        text=True,
-        timeout=1800,
-    )
+    env = child_env(url, work / f"{name}-home")
+    if s3 is not None:
+        env.update(BENCH_BUCKET=s3[0], BENCH_S3=s3[1])
+    out = subprocess.run(cmd, env=env, check=True, capture_output=True, text=True, timeout=1800)
     return dict(json.loads(out.stdout.strip().splitlines()[-1]))
 
 
@@ -194,6 +254,11 @@ def main() -> None:
         help="models for the sequential contender (its time is scaled to N)",
     )
     parser.add_argument("--contenders", default=",".join(CONTENDERS))
+    parser.add_argument(
+        "--s3",
+        action="store_true",
+        help="also prefetch into a bucket on a moto server (and its floor)",
+    )
     parser.add_argument("--smoke", action="store_true", help="a tiny run to check the script works")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     parser.add_argument("--url", help=argparse.SUPPRESS)
@@ -214,16 +279,28 @@ def main() -> None:
 
     ids = model_ids(args.n)
     contenders = [c for c in args.contenders.split(",") if c]
+    if args.s3:
+        contenders += [c for c in S3_CONTENDERS if c not in contenders]
     rows = []
-    with (
-        HubEmulator.run_in_subprocess(corpus_size=args.n + 40, latency=args.latency) as url,
-        tempfile.TemporaryDirectory(prefix="hgloc-bench-") as tmp,
-    ):
+    with contextlib.ExitStack() as stack:
+        url = stack.enter_context(
+            HubEmulator.run_in_subprocess(corpus_size=args.n + 40, latency=args.latency)
+        )
+        tmp = stack.enter_context(tempfile.TemporaryDirectory(prefix="hgloc-bench-"))
+        moto = None
+        if any(c in S3_CONTENDERS for c in contenders):
+            from hgloc.testing import MotoServer
+
+            moto = stack.enter_context(MotoServer())
         for run, name in enumerate(contenders):
             subset = ids[: args.sequential_n] if name == "hf_sequential" else ids
             work = Path(tmp) / str(run)  # a contender named twice starts empty twice
             work.mkdir()
-            row = measure(name, url, subset, args.concurrency, work)
+            s3 = None
+            if name in S3_CONTENDERS:
+                assert moto is not None
+                s3 = (moto.create_bucket(f"bench-{run}"), moto.endpoint_url)
+            row = measure(name, url, subset, args.concurrency, work, s3)
             if name == "hf_sequential":
                 row["per_model_s"] = row["seconds"] / len(subset)
                 row["seconds_scaled_to_n"] = row["per_model_s"] * len(ids)
@@ -237,6 +314,8 @@ def main() -> None:
         ratios["hgloc_over_floor"] = hgloc_s / floor
     if hgloc_s and "hf_threads" in by:
         ratios["hf_threads_over_hgloc"] = by["hf_threads"]["seconds"] / hgloc_s
+    if "hgloc_s3" in by and "floor_s3" in by:
+        ratios["hgloc_s3_over_floor_s3"] = by["hgloc_s3"]["seconds"] / by["floor_s3"]["seconds"]
     if hgloc_s and "hf_sequential" in by:
         ratios["hf_sequential_over_hgloc"] = by["hf_sequential"]["seconds_scaled_to_n"] / hgloc_s
     table = []

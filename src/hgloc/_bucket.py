@@ -12,6 +12,7 @@ lose no entry; a file that does not parse is never overwritten.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import logging
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping
@@ -47,6 +48,7 @@ __all__ = ["BucketEntry", "BucketTier", "check_file", "checked_stream", "index_k
 
 logger = logging.getLogger("hgloc")
 
+_INDEX_BATCH = 256  # entries a deferred index writes at once, so a crash loses few
 _TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "vocab.txt", "tokenizer.model")
 
 
@@ -84,6 +86,7 @@ class BucketTier:
         self.backend = backend
         self._pending: dict[str, tuple[dict[str, Any], bool]] = {}
         self._index_lock = anyio.Lock()
+        self._deferred = 0
 
     # -- names ---------------------------------------------------------------
 
@@ -105,13 +108,16 @@ class BucketTier:
         *,
         read_local: Callable[[str], AsyncIterator[bytes]],
         make_public: bool = False,
+        check_existing: bool = True,
     ) -> bool:
         """Put a model folder in the bucket and record it in the indexes.
 
         ``read_local(name)`` streams each file of ``record`` from the local
         store (big files go up as multipart). Objects already there with the
-        same size and hash are skipped. The metadata file goes last, then the
-        indexes. Returns whether any object was written.
+        same size and hash are skipped (``check_existing=False`` skips that
+        check, for a model just fetched from the Hub: a put costs what a
+        check does). The metadata file goes last, then the indexes. Returns
+        whether any object was written.
         """
         folder = self.folder(record.model_id, record.revision)
         wrote = False
@@ -119,7 +125,11 @@ class BucketTier:
             key = f"{folder}/{name}"
             public = make_public and name in (CARD_FILE, CONFIG_FILE)
             # A public object is put again: that is how it gets its public-read ACL.
-            if not public and await self._same_object(key, file.size, _digest(file)):
+            if (
+                check_existing
+                and not public
+                and await self._same_object(key, file.size, _digest(file))
+            ):
                 continue
             meta = {"sha256": file.sha256} if file.sha256 else {"git-sha1": file.sha1 or ""}
             await self.backend.put_stream(key, read_local(name), public=public, metadata=meta)
@@ -143,7 +153,9 @@ class BucketTier:
 
         Concurrent callers are coalesced: whoever holds the lock writes every
         entry waiting at that moment, so a bulk run costs a few index updates,
-        not one per model. Returns once this call's entries are written.
+        not one per model. Inside :meth:`deferred_index` entries wait for the
+        end of the block (or a full batch). Otherwise this returns once this
+        call's entries are written.
         """
         now = dt.datetime.now(dt.UTC).isoformat()
         default = self.config.default_revision_name
@@ -154,9 +166,36 @@ class BucketTier:
         if not mine:
             return
         self._pending.update(mine)
+        if self._deferred and len(self._pending) < _INDEX_BATCH:
+            return
+        await self._flush(mine)
+
+    @contextlib.asynccontextmanager
+    async def deferred_index(self) -> AsyncIterator[None]:
+        """Write index entries once at the end of the block (a bulk run), not per model.
+
+        The model folders are in the bucket as soon as they are uploaded; only
+        the listing waits. The entries are written even if the block fails.
+        """
+        self._deferred += 1
+        try:
+            yield
+        finally:
+            self._deferred -= 1
+            if not self._deferred and self._pending:
+                with anyio.CancelScope(shield=True):
+                    await self._flush(None)
+
+    def unindexed(self) -> set[tuple[str, str | None]]:
+        """Models uploaded whose index entries are not written yet (after a failed flush)."""
+        return {(entry["model_id"], entry["revision"]) for entry, _ in self._pending.values()}
+
+    async def _flush(self, mine: Mapping[str, Any] | None) -> None:
         async with self._index_lock:
-            if not any(key in self._pending for key in mine):
+            if mine is not None and not any(key in self._pending for key in mine):
                 return  # another caller already wrote them
+            if not self._pending:
+                return
             batch, self._pending = self._pending, {}
             try:
                 private = {key: entry for key, (entry, _) in batch.items()}

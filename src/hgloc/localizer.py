@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import time
-from collections.abc import Awaitable, Callable, Iterable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
 from types import TracebackType
 from typing import Any, Self
 
@@ -514,13 +515,15 @@ class Localizer:
                 if progress is not None:
                     progress(result)
 
-        async with anyio.create_task_group() as tg:
+        tier = await self.bucket() if self._bucket_folder and upload else None
+        # A bulk run writes the bucket's index once at the end, not once per model.
+        async with _indexing(tier) as index_failure, anyio.create_task_group() as tg:
             for _ in range(min(limit, len(entries)) or 0):
                 tg.start_soon(worker)
         for entry in entries:
             if isinstance(entry, ModelResult) and progress is not None:
                 progress(entry)
-        done = tuple(r for r in results if r is not None)
+        done = _unindexed_failed(results, tier, index_failure)
         return PrefetchReport(done, time.perf_counter() - started)
 
     async def _reporting(
@@ -616,7 +619,12 @@ class Localizer:
     async def _share(self, result: ModelResult, prefix: str, *, make_public: bool) -> ModelResult:
         """Upload a freshly cached model; a failed upload fails the result, saying why."""
         try:
-            shared = await self.upload(result.model_id, result.revision, make_public=make_public)
+            shared = await self.upload(
+                result.model_id,
+                result.revision,
+                make_public=make_public,
+                check_existing=result.source != "hub",
+            )
         except HglocError as exc:
             return attrs.evolve(
                 result,
@@ -630,9 +638,18 @@ class Localizer:
         return attrs.evolve(result, shared=shared.path)
 
     async def upload(
-        self, model_id: str, revision: str | None = None, *, make_public: bool = False
+        self,
+        model_id: str,
+        revision: str | None = None,
+        *,
+        make_public: bool = False,
+        check_existing: bool = True,
     ) -> ModelResult:
-        """Put a cached model in the bucket (``uploaded``, or ``skipped`` if already there)."""
+        """Put a cached model in the bucket (``uploaded``, or ``skipped`` if already there).
+
+        ``check_existing=False`` puts every object without first asking whether
+        an identical one is there (cheaper for a model the bucket cannot have yet).
+        """
         started = time.perf_counter()
         validate_model_id(model_id)
         validate_revision(revision)
@@ -648,6 +665,7 @@ class Localizer:
             record,
             read_local=lambda name: self.backend.read_stream(f"{prefix}/{name}"),
             make_public=make_public,
+            check_existing=check_existing,
         )
         return ModelResult(
             model_id,
@@ -678,7 +696,7 @@ class Localizer:
             raise ValueError(f"concurrency must be at least 1, got {concurrency}")
         await self._require_bucket()
         # Copies read from the public manifest came from the bucket: not uploaded again.
-        models = await self._list(f"by_bucket/{self._bucket_folder}")
+        models = await self.list_models(public_copies=False)
         refs = iter(enumerate(ModelRef(m.model_id, m.revision) for m in models))
         results: list[ModelResult | None] = [None] * len(models)
         unreachable = 0
@@ -703,12 +721,12 @@ class Localizer:
                 if progress is not None:
                     progress(result)
 
-        async with anyio.create_task_group() as tg:
+        tier = await self._require_bucket()
+        async with _indexing(tier) as index_failure, anyio.create_task_group() as tg:
             for _ in range(min(concurrency, len(models))):
                 tg.start_soon(worker)
-        return PrefetchReport(
-            tuple(r for r in results if r is not None), time.perf_counter() - started
-        )
+        done = _unindexed_failed(results, tier, index_failure)
+        return PrefetchReport(done, time.perf_counter() - started)
 
     async def list_bucket_models(self) -> list[BucketEntry]:
         """The models the bucket's indexes list (only the public ones without credentials)."""
@@ -753,18 +771,19 @@ class Localizer:
 
     # -- reading -------------------------------------------------------------
 
-    async def list_models(self) -> list[CachedModel]:
+    async def list_models(self, *, public_copies: bool = True) -> list[CachedModel]:
         """Every model this store holds completely, for this localizer's bucket setting.
 
-        With a bucket: the models of that bucket's folder and the copies read
-        from its public manifest. Without: the models at the store's root.
+        With a bucket: the models of that bucket's folder and (unless
+        ``public_copies=False``) the copies read from its public manifest.
+        Without: the models at the store's root.
         """
-        if self._bucket_folder:
-            return [
-                *await self._list(f"by_bucket/{self._bucket_folder}"),
-                *await self._list(f"public/by_bucket/{self._bucket_folder}"),
-            ]
-        return await self._list("")
+        if not self._bucket_folder:
+            return await self._list("")
+        models = await self._list(f"by_bucket/{self._bucket_folder}")
+        if public_copies:
+            models += await self._list(f"public/by_bucket/{self._bucket_folder}")
+        return models
 
     async def _list(self, root: str) -> list[CachedModel]:
         out = []
@@ -810,6 +829,43 @@ class Localizer:
         validate_revision(revision)
         hub_file = await self.source.fetch(model_id, revision or _DEFAULT_BRANCH, CONFIG_FILE)
         return _parse_config(hub_file.data, model_id)
+
+
+@contextlib.asynccontextmanager
+async def _indexing(tier: BucketTier | None) -> AsyncIterator[list[HglocError]]:
+    """Defer the bucket's index updates to the end of a bulk run; collect a failed update.
+
+    A bulk run reports per model: an index that cannot be written at the end
+    (the bucket went away) fails the models it leaves out, it does not raise.
+    """
+    failures: list[HglocError] = []
+    if tier is None:
+        yield failures
+        return
+    try:
+        async with tier.deferred_index():
+            yield failures
+    except HglocError as exc:
+        failures.append(exc)
+
+
+def _unindexed_failed(
+    results: Iterable[ModelResult | None], tier: BucketTier | None, failures: list[HglocError]
+) -> tuple[ModelResult, ...]:
+    """Results, with models whose index entry could not be written turned into failures."""
+    done = [r for r in results if r is not None]
+    if tier is None or not failures:
+        return tuple(done)
+    missing = tier.unindexed()
+    reason = (
+        f"uploaded, but the bucket's index could not be updated ({failures[0]}); rerun to resume"
+    )
+    return tuple(
+        attrs.evolve(r, status=Status.FAILED, error=reason, error_type=type(failures[0]).__name__)
+        if r.ok and (r.model_id, r.revision) in missing
+        else r
+        for r in done
+    )
 
 
 def _failure(

@@ -461,8 +461,10 @@ def test_s3_killed_mid_sync_fails_cleanly_and_a_rerun_completes_the_bucket(
         assert (total, skipped, uploaded + failed) == (40, 0, 40)
         assert failed >= 3
         assert len(progress) == 40
-        assert len([line for line in progress if " FAILED  " in line]) == failed
-        assert "could not reach" in out and "rerun to resume" in out
+        # A model can show "ok" when its files went up and still fail at the end, when
+        # the bucket's index (written once per run) could not be updated.
+        assert len([line for line in progress if " FAILED  " in line]) <= failed
+        assert "stopped answering" in out and "rerun to resume" in out
         # stderr: one line per failed model (naming it), nothing else, no traceback.
         stderr_lines = err.splitlines()
         assert len(stderr_lines) == failed and all(

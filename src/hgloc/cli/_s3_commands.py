@@ -389,19 +389,14 @@ def sync_all_local_models_to_s3(
 
     async def run() -> PrefetchReport:
         async with Localizer(config) as loc:
-            # The reporter needs the total before the first result, and the core does not
-            # say it: list the models it will upload (with its own filter) first.
-            refs = [
-                (m.model_id, m.revision)
-                for m in await loc.list_models()
-                if not _is_public_copy(m.path)
-            ]
-            if not refs:
+            # The reporter needs the total before the first result.
+            total = len(await loc.list_models(public_copies=False))
+            if not total:
                 return PrefetchReport((), 0.0)
-            reporter = _sync_reporter(len(refs), quiet=settings.quiet, json_output=as_json)
+            reporter = _sync_reporter(total, quiet=settings.quiet, json_output=as_json)
             with reporter:
-                return await _sync(
-                    loc, refs, reporter, make_public=make_public, concurrency=concurrency
+                return await loc.sync_all_to_bucket(
+                    make_public=make_public, concurrency=concurrency, progress=reporter
                 )
 
     with model_errors(bucket_location(config)):
@@ -420,70 +415,3 @@ def sync_all_local_models_to_s3(
         click.echo(line, err=True)
     if not report.ok:
         click.get_current_context().exit(EXIT_FAILED)
-
-
-# Models in a row failing with the bucket unavailable (each request already retried by
-# botocore) after which the rest would only fail the same way, ~1.5 s each: stop instead.
-_UNREACHABLE_STREAK = 3
-
-
-async def _sync(
-    loc: Localizer,
-    refs: list[tuple[str, str | None]],
-    reporter: _progress.Reporter,
-    *,
-    make_public: bool,
-    concurrency: int,
-) -> PrefetchReport:
-    """``loc.sync_all_to_bucket``, stopped early once the bucket is unreachable.
-
-    Models not synced when it stops are reported failed, one result each, so a
-    dead endpoint ends the run in seconds however many models there are.
-    """
-    import time
-
-    import anyio
-
-    from hgloc._results import ModelResult, PrefetchReport, Status
-    from hgloc.errors import BackendUnavailableError
-
-    started = time.perf_counter()
-    seen: dict[tuple[str, str | None], ModelResult] = {}
-    streak = 0
-    with anyio.CancelScope() as scope:
-
-        def progress(result: ModelResult) -> None:
-            nonlocal streak
-            seen[(result.model_id, result.revision)] = result
-            unavailable = result.error_type == BackendUnavailableError.__name__
-            streak = streak + 1 if unavailable else 0
-            reporter(result)
-            if streak >= _UNREACHABLE_STREAK:
-                scope.cancel()
-
-        return await loc.sync_all_to_bucket(
-            make_public=make_public, concurrency=concurrency, progress=progress
-        )
-    why = (
-        f"not synced: the run stopped after {streak} models in a row could not reach "
-        f"{bucket_location(loc.config)}; rerun to resume"
-    )
-    results = []
-    for model_id, revision in refs:
-        result = seen.get((model_id, revision))
-        if result is None:  # not started, or cut short: either way, not known to be there
-            result = ModelResult(
-                model_id,
-                revision,
-                Status.FAILED,
-                error=why,
-                error_type=BackendUnavailableError.__name__,
-            )
-            reporter(result)
-        results.append(result)
-    return PrefetchReport(tuple(results), time.perf_counter() - started)
-
-
-def _is_public_copy(path: str) -> bool:
-    """The core's test (sync_all_to_bucket) for a copy read from the public manifest."""
-    return "/public/" in f"/{path}"
