@@ -48,15 +48,25 @@ class ModelStore:
         except KeyError:
             return None  # an HG-Localization file without the id: not ours to trust
 
-    async def save(self, prefix: str, files: Mapping[str, bytes], record: ModelRecord) -> None:
+    async def save(
+        self,
+        prefix: str,
+        files: Mapping[str, bytes],
+        record: ModelRecord,
+        *,
+        replacing: bool = True,
+    ) -> None:
         """Write a whole folder; the metadata goes last so the folder is never half-cached.
 
-        If any write fails, the files this call wrote are removed again and
-        the folder is left without metadata (not reported as cached).
+        ``replacing=False`` says the caller just found no metadata there, which
+        saves removing it first. If any write fails, the files this call wrote
+        are removed again and the folder is left without metadata (not
+        reported as cached).
         """
         meta_key = f"{prefix}/{METADATA_FILE}"
-        # An older version of this folder stops counting as cached before it changes.
-        await self.backend.delete(meta_key)
+        if replacing:
+            # An older version of this folder stops counting as cached before it changes.
+            await self.backend.delete(meta_key)
         items = {f"{prefix}/{name}": data for name, data in files.items()}
         try:
             # write_many makes objects visible in order: the metadata comes last.
