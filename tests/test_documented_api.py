@@ -121,8 +121,6 @@ def test_cli_examples_run_as_written(
     ]
     assert len(commands) >= 10
     for command in commands:
-        if "--full-model" in command:
-            continue  # full models are covered by tests/test_full_model.py
         if not with_bucket and ("--make-public" in command or "custom-org/" in command):
             continue  # "if S3 is configured" and the team workflow need the bucket
         argv = [sys.executable, *command.split()[1:]]

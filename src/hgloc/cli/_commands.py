@@ -5,7 +5,8 @@ hgloc's API modules are imported inside the commands, so ``--help`` stays light.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
@@ -22,11 +23,64 @@ from hgloc.cli._app import (
 if TYPE_CHECKING:
     from hgloc._results import CachedModel, ModelResult
     from hgloc.config import Config
+    from hgloc.layout import ModelRecord
     from hgloc.localizer import ModelRef
 
-__all__ = ["register"]
+__all__ = ["full_model_options", "full_model_patterns", "register"]
 
 _REVISION_HELP = "Branch, tag or commit (default: the repo's default branch)."
+
+_F = TypeVar("_F", bound=Callable[..., Any])
+
+
+def full_model_options(what: str) -> Callable[[_F], _F]:
+    """``--full-model``, ``--include GLOB`` and ``--exclude GLOB``, for download-model and prefetch.
+
+    ``what`` names the thing downloaded in the help (``the repo``, ``each repo``).
+    """
+    options = (
+        click.option(
+            "--full-model",
+            is_flag=True,
+            help=f"Store every file of {what} (weights, tokenizer...), not only card and config.",
+        ),
+        click.option(
+            "--include",
+            multiple=True,
+            metavar="GLOB",
+            help="With --full-model: only the files matching GLOB (repeatable; '*' crosses '/').",
+        ),
+        click.option(
+            "--exclude",
+            multiple=True,
+            metavar="GLOB",
+            help="With --full-model: leave out the files matching GLOB (repeatable).",
+        ),
+    )
+
+    def decorate(command: _F) -> _F:
+        for option in reversed(options):  # so that --help lists them in the order above
+            command = option(command)
+        return command
+
+    return decorate
+
+
+def full_model_patterns(
+    full_model: bool, include: tuple[str, ...], exclude: tuple[str, ...]
+) -> tuple[list[str] | None, list[str] | None]:
+    """``(allow_patterns, ignore_patterns)`` for the core; exit 2 if given without --full-model.
+
+    Without --full-model only the card and config are fetched, so a pattern would be
+    silently ignored: refuse it rather than let the user believe the files were chosen.
+    """
+    if (include or exclude) and not full_model:
+        given = "--include" if include else "--exclude"
+        raise BadInputError(
+            f"{given} narrows a --full-model download; add --full-model "
+            "(without it only the card and config.json are fetched)"
+        )
+    return list(include) or None, list(exclude) or None
 
 
 def register(group: click.Group) -> None:
@@ -51,6 +105,7 @@ def parse_ref(model_id: str, revision: str | None) -> ModelRef:
 @click.command("download-model")
 @click.argument("model_id")
 @click.option("-r", "--revision", help=_REVISION_HELP)
+@full_model_options("the repo")
 @click.option(
     "--no-s3-upload",
     is_flag=True,
@@ -69,6 +124,9 @@ def download_model(
     settings: Settings,
     model_id: str,
     revision: str | None,
+    full_model: bool,
+    include: tuple[str, ...],
+    exclude: tuple[str, ...],
     no_s3_upload: bool,
     make_public: bool,
     refresh: bool,
@@ -79,6 +137,12 @@ def download_model(
     already cached is not fetched again unless --refresh finds a newer commit.
     Prints where the model is; with --quiet, only its path.
 
+    --full-model stores every file of the repo (README.md as model_card.md),
+    each checked against the Hub's hash, ready for from_pretrained(path); an
+    interrupted download resumes where it stopped. --include/--exclude narrow
+    it with huggingface_hub's globs ('*' crosses '/'); --exclude wins. On a
+    terminal, a progress display shows the bytes, overall and per big file.
+
     With a team bucket (HGLOC_S3_BUCKET_NAME) the model is read from the
     bucket when it is there, else fetched from the Hub and uploaded to the
     bucket (unless --no-s3-upload; without AWS credentials it stays local).
@@ -88,11 +152,15 @@ def download_model(
     Examples:
       hgloc download-model google-bert/bert-base-uncased
       hgloc download-model openai-community/gpt2 --revision main --refresh
+      hgloc download-model openai-community/gpt2 --full-model
+      hgloc download-model openai-community/gpt2 --full-model --include "*.json" --include "*.txt"
+      hgloc download-model google-bert/bert-base-uncased --full-model --exclude "*.h5"
       hgloc download-model microsoft/DialoGPT-medium --no-s3-upload
       HGLOC_S3_BUCKET_NAME=team-models hgloc download-model custom-org/custom-model --make-public
     """
     import anyio
 
+    from hgloc.cli._bytes import byte_progress
     from hgloc.cli._s3_commands import (
         check_share_flags,
         no_credentials_note,
@@ -102,24 +170,34 @@ def download_model(
     from hgloc.localizer import Localizer
 
     ref = parse_ref(model_id, revision)
+    allow, ignore = full_model_patterns(full_model, include, exclude)
     config = settings.config()
     check_share_flags(config, make_public=make_public, no_s3_upload=no_s3_upload)
 
-    async def run() -> tuple[ModelResult, str | None, bool]:
+    async def run() -> tuple[ModelResult, str | None, bool, ModelRecord | None]:
         async with Localizer(config) as loc:
             upload = await upload_allowed(loc, upload=not no_s3_upload, make_public=make_public)
-            result = await loc.download(
-                ref.model_id,
-                ref.revision,
-                refresh=refresh,
-                upload=upload,
-                make_public=make_public,
-            )
+            with byte_progress(str(ref), quiet=settings.quiet) as on_bytes:
+                result = await loc.download(
+                    ref.model_id,
+                    ref.revision,
+                    refresh=refresh,
+                    metadata_only=not full_model,
+                    allow_patterns=allow,
+                    ignore_patterns=ignore,
+                    on_bytes=on_bytes,
+                    upload=upload,
+                    make_public=make_public,
+                )
             shared = await shared_location(loc, result, upload=upload, make_public=make_public)
-            return result, shared, upload
+            record = None
+            if full_model and result.ok and not settings.quiet:
+                # The result carries no sizes: the folder's metadata lists every file.
+                record = await loc.store.load(loc.model_prefix(ref.model_id, ref.revision))
+            return result, shared, upload, record
 
     with model_errors(ref):
-        result, shared, upload = anyio.run(run)
+        result, shared, upload, record = anyio.run(run)
     if not result.ok:
         # Cached, but the upload failed: the core returns that as a result, it does not raise.
         raise CliError(f"{ref}: {result.error or 'the upload to the team bucket failed'}")
@@ -127,28 +205,53 @@ def download_model(
     if settings.quiet:
         click.echo(result.path)
         return
-    click.echo(_download_line(result, ref, shared, refresh=refresh, make_public=make_public))
+    about = f"commit {_output.short_commit(result.commit)}"
+    if record is not None:
+        about = f"{_contents(record)}, {about}, {_files_and_size(record)}"
+    click.echo(_download_line(result, ref, shared, about, refresh=refresh, make_public=make_public))
     if result.source == "hub" and config.has_bucket and not upload and not no_s3_upload:
         click.echo(no_credentials_note(config, f"{ref} is cached locally only"), err=True)
 
 
+def _contents(record: ModelRecord) -> str:
+    """``full model`` or, when patterns left files of the repo out, ``selected files``."""
+    return "full model" if record.is_full_model else "selected files"
+
+
+def _files_and_size(record: ModelRecord) -> str:
+    """``12 files, 1.2 GB``: what the model folder holds."""
+    from hgloc.cli._bytes import human_size
+
+    count = len(record.files)
+    size = sum(f.size for f in record.files.values())
+    return f"{count} {'file' if count == 1 else 'files'}, {human_size(size)}"
+
+
 def _download_line(
-    result: ModelResult, ref: ModelRef, shared: str | None, *, refresh: bool, make_public: bool
+    result: ModelResult,
+    ref: ModelRef,
+    shared: str | None,
+    about: str,
+    *,
+    refresh: bool,
+    make_public: bool,
 ) -> str:
-    """What download-model did, in one line: from where, to where, and whether it was shared."""
-    commit = _output.short_commit(result.commit)
+    """What download-model did, in one line: from where, to where, and whether it was shared.
+
+    ``about`` goes in the parentheses: the commit, and for full models what the folder holds.
+    """
     public = " (public)" if make_public else ""
     if result.source in ("bucket", "public"):
         which = "team bucket" if result.source == "bucket" else "team bucket's public models"
-        line = f"Copied {ref} (commit {commit}) from the {which} to {result.path}"
+        line = f"Copied {ref} ({about}) from the {which} to {result.path}"
         return f"{line}; made it public in {shared}" if shared else line
     if result.status == "fetched":
-        line = f"Downloaded {ref} (commit {commit}) to {result.path}"
+        line = f"Downloaded {ref} ({about}) to {result.path}"
         return f"{line} and shared it in {shared}{public}" if shared else line
     if refresh:
-        line = f"{ref} is up to date (commit {commit}) in {result.path}"
+        line = f"{ref} is up to date ({about}) in {result.path}"
     else:
-        line = f"{ref} is already cached (commit {commit}) in {result.path}"
+        line = f"{ref} is already cached ({about}) in {result.path}"
     if shared:
         return f"{line}; shared it in {shared}{public}"
     if refresh:

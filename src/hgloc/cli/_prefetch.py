@@ -10,6 +10,7 @@ import click
 
 from hgloc.cli import _output, _progress
 from hgloc.cli._app import EXIT_FAILED, BadInputError, Settings, pass_settings
+from hgloc.cli._commands import full_model_options, full_model_patterns
 
 if TYPE_CHECKING:
     from hgloc._results import PrefetchReport
@@ -83,6 +84,7 @@ def read_model_list(
     help="Read ids from FILE ('-': stdin): one a line, id@revision allowed, '#' comments.",
 )
 @click.option("-r", "--revision", help="Revision for the ids that do not name one.")
+@full_model_options("each repo")
 @click.option(
     "-c",
     "--concurrency",
@@ -112,13 +114,16 @@ def prefetch(
     model_ids: tuple[str, ...],
     files: tuple[str, ...],
     revision: str | None,
+    full_model: bool,
+    include: tuple[str, ...],
+    exclude: tuple[str, ...],
     concurrency: int,
     as_json: bool,
     refresh: bool,
     no_s3_upload: bool,
     make_public: bool,
 ) -> None:
-    """Cache the card and config of many models at once.
+    """Cache many models at once: cards and configs, or every file.
 
     Ids come from the arguments and from -f files. Every id is checked before
     anything is fetched: a bad one stops the run with exit code 2 and its line
@@ -126,11 +131,15 @@ def prefetch(
     when any failed, and the summary (or the --json report) says which and why.
     With a team bucket, models come from it when it has them, and models
     fetched from the Hub are uploaded to it, as with download-model.
+    --full-model stores every file of each repo; --include/--exclude narrow
+    the files, as with download-model.
 
     \b
     Examples:
       hgloc prefetch google-bert/bert-base-uncased openai-community/gpt2
       hgloc prefetch -f models.txt --concurrency 32
+      hgloc prefetch -f models.txt --full-model --include "*.safetensors" --include "*.json"
+      hgloc prefetch openai-community/gpt2 --full-model --exclude "*.h5" --exclude "*.msgpack"
       grep -v llama models.txt | hgloc prefetch -f - --json > report.json
       hgloc prefetch -f models.txt --no-s3-upload
 
@@ -142,6 +151,7 @@ def prefetch(
     """
     from hgloc.cli._s3_commands import check_share_flags
 
+    allow, ignore = full_model_patterns(full_model, include, exclude)
     check_share_flags(settings.config(), make_public=make_public, no_s3_upload=no_s3_upload)
     refs, problems = read_model_list(model_ids, files, revision)
     if problems:
@@ -161,6 +171,9 @@ def prefetch(
         as_json=as_json,
         upload=not no_s3_upload,
         make_public=make_public,
+        full_model=full_model,
+        allow=allow,
+        ignore=ignore,
     )
 
     if as_json:
@@ -182,6 +195,9 @@ def _run(
     as_json: bool,
     upload: bool,
     make_public: bool,
+    full_model: bool,
+    allow: list[str] | None,
+    ignore: list[str] | None,
 ) -> PrefetchReport:
     import anyio
 
@@ -203,6 +219,9 @@ def _run(
                 refs,
                 refresh=refresh,
                 progress=reporter,
+                metadata_only=not full_model,
+                allow_patterns=allow,
+                ignore_patterns=ignore,
                 upload=allowed,
                 make_public=make_public,
             )
