@@ -166,3 +166,21 @@ async def test_read_many_leaves_missing_keys_out(backend: StorageBackend) -> Non
     assert await backend.read_many([]) == {}
     with pytest.raises(InvalidKeyError):
         await backend.read_many(["r/a", "../x"])
+
+
+async def test_read_stream_of_a_byte_range(backend: StorageBackend) -> None:
+    data = bytes(range(256)) * 400  # 102,400 bytes
+    await backend.write("r/blob", data)
+
+    async def read(**kwargs: int | None) -> bytes:
+        return b"".join([c async for c in backend.read_stream("r/blob", chunk_size=4096, **kwargs)])
+
+    assert await read(start=1000, end=5000) == data[1000:5000]
+    assert await read(start=100_000) == data[100_000:]
+    assert await read(end=10) == data[:10]
+    assert await read(start=5, end=5) == b""
+    assert await read(start=200_000) == b""
+    assert await read(start=102_399, end=200_000) == data[-1:]
+    with pytest.raises(FileNotFoundError):
+        async for _ in backend.read_stream("r/missing", start=1, end=2):
+            pass

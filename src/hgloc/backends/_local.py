@@ -95,12 +95,28 @@ class LocalBackend:
             )
         return out
 
-    async def read_stream(self, key: str, *, chunk_size: int = 1 << 20) -> AsyncIterator[bytes]:
+    async def read_stream(
+        self,
+        key: str,
+        *,
+        start: int = 0,
+        end: int | None = None,
+        chunk_size: int = 1 << 20,
+    ) -> AsyncIterator[bytes]:
         path = self.path(key)
         with _mapped(key):
             handle = await anyio.open_file(path, "rb")
         async with handle:
-            while chunk := await handle.read(chunk_size):
+            if start:
+                await handle.seek(start)
+            remaining = None if end is None else max(end - start, 0)
+            while remaining is None or remaining > 0:
+                size = chunk_size if remaining is None else min(chunk_size, remaining)
+                chunk = await handle.read(size)
+                if not chunk:
+                    return
+                if remaining is not None:
+                    remaining -= len(chunk)
                 yield chunk
 
     async def write(self, key: str, data: bytes) -> None:

@@ -45,10 +45,18 @@ class MemoryBackend:
         wanted = [validate_key(key) for key in keys]
         return {key: self._objects[key][0] for key in wanted if key in self._objects}
 
-    async def read_stream(self, key: str, *, chunk_size: int = 1 << 20) -> AsyncIterator[bytes]:
+    async def read_stream(
+        self,
+        key: str,
+        *,
+        start: int = 0,
+        end: int | None = None,
+        chunk_size: int = 1 << 20,
+    ) -> AsyncIterator[bytes]:
         data = self._get(key)
-        for start in range(0, len(data), chunk_size):
-            yield data[start : start + chunk_size]
+        stop = len(data) if end is None else min(end, len(data))
+        for offset in range(start, stop, chunk_size):
+            yield data[offset : min(offset + chunk_size, stop)]
 
     async def write(self, key: str, data: bytes) -> None:
         self._objects[validate_key(key)] = (bytes(data), dt.datetime.now(dt.UTC))

@@ -58,8 +58,19 @@ class StorageBackend(Protocol):
         """Read several small objects at once; missing keys are left out of the result."""
         ...
 
-    def read_stream(self, key: str, *, chunk_size: int = 1 << 20) -> AsyncIterator[bytes]:
-        """Yield the object in chunks; memory stays bounded whatever its size."""
+    def read_stream(
+        self,
+        key: str,
+        *,
+        start: int = 0,
+        end: int | None = None,
+        chunk_size: int = 1 << 20,
+    ) -> AsyncIterator[bytes]:
+        """Yield bytes ``start`` to ``end`` (exclusive; ``None``: the end) in chunks.
+
+        Memory stays bounded whatever the object's size; a range is read
+        without reading what comes before it.
+        """
         ...
 
     async def write(self, key: str, data: bytes) -> None:

@@ -10,7 +10,9 @@ import contextlib
 import datetime as dt
 import io
 import json
+import logging
 import random
+import re
 from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterable, Iterator, Mapping
 from contextlib import AsyncExitStack
 from types import TracebackType
@@ -195,8 +197,26 @@ class S3Backend:
                 tg.start_soon(one, key)
         return out
 
-    async def read_stream(self, key: str, *, chunk_size: int = 1 << 20) -> AsyncIterator[bytes]:
-        response = await self._request("get_object", key, Key=self._full(key))
+    async def read_stream(
+        self,
+        key: str,
+        *,
+        start: int = 0,
+        end: int | None = None,
+        chunk_size: int = 1 << 20,
+    ) -> AsyncIterator[bytes]:
+        options: dict[str, Any] = {"Key": self._full(key)}
+        if end is not None and end <= start:
+            validate_key(key)
+            return  # an empty range: S3 would answer 416
+        if start or end is not None:
+            options["Range"] = f"bytes={start}-" + ("" if end is None else str(end - 1))
+        try:
+            response = await self._request("get_object", key, **options)
+        except _botocore_exceptions().ClientError as exc:
+            if _error_code(exc) in ("InvalidRange", "416"):
+                return  # the range starts past the end: nothing to read
+            raise
         body = response["Body"]
         try:
             while True:
@@ -495,7 +515,8 @@ class S3Backend:
     def _parse_json(self, key: str, data: bytes) -> dict[str, Any]:
         try:
             value = json.loads(data.decode("utf-8"))
-        except ValueError as exc:  # UnicodeDecodeError and JSONDecodeError are ValueErrors
+        # UnicodeDecodeError and JSONDecodeError are ValueErrors; RecursionError: '[[[[...'
+        except (ValueError, RecursionError) as exc:
             raise IndexCorruptError(
                 f"{self.location(key)} is not valid JSON ({exc}); repair or delete it, "
                 "hgloc will not overwrite it"
@@ -588,6 +609,8 @@ class S3Backend:
         import botocore
         from aiobotocore.config import AioConfig
         from aiobotocore.session import get_session
+
+        _redact_credentials_in_logs(self._access_key_id, self._secret_access_key)
 
         options: dict[str, Any] = {}
         if _running_on_trio():
@@ -754,6 +777,45 @@ def _is_valid_key(key: str) -> bool:
     except ValueError:
         return False
     return True
+
+
+# botocore logs every request at DEBUG with its headers: the Authorization header names
+# the access key id, X-Amz-Security-Token carries a session token, and error bodies may
+# echo the key id. `hgloc --debug` turns DEBUG on for every logger, so these values are
+# cut out of the records where botocore makes them, before any handler sees them.
+_SECRET_HEADER = re.compile(
+    r"(?i)((?:authorization|x-amz-security-token)['\"]?\s*[:=]\s*b?['\"]?)[^'\"\n]+"
+)
+_BOTOCORE_LOGGERS = ("botocore.endpoint", "botocore.auth", "botocore.parsers")
+
+
+class _RedactCredentials(logging.Filter):
+    """Replaces credential headers and known key values in a record's message."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.secrets: set[str] = set()
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        redacted = _SECRET_HEADER.sub(r"\1<redacted>", message)
+        for secret in self.secrets:
+            redacted = redacted.replace(secret, "<redacted>")
+        if redacted != message:
+            record.msg, record.args = redacted, ()
+        return True
+
+
+_REDACT = _RedactCredentials()
+
+
+def _redact_credentials_in_logs(*secrets: str | None) -> None:
+    """Install the filter on botocore's loggers (once), and learn ``secrets`` to cut out."""
+    _REDACT.secrets.update(secret for secret in secrets if secret)
+    for name in _BOTOCORE_LOGGERS:
+        logger = logging.getLogger(name)
+        if _REDACT not in logger.filters:
+            logger.addFilter(_REDACT)
 
 
 _LOADERS: dict[str, Any] = {}
