@@ -8,12 +8,12 @@ with a ``register`` function and list it in ``_COMMAND_MODULES`` below.
 
 from __future__ import annotations
 
-from hgloc.cli import _commands, _prefetch, _s3_commands, _verify_command
+from hgloc.cli import _commands, _prefetch, _s3_commands, _serve_command, _verify_command
 from hgloc.cli._app import cli
 
 __all__ = ["cli", "main"]
 
-_COMMAND_MODULES = (_commands, _prefetch, _s3_commands, _verify_command)
+_COMMAND_MODULES = (_commands, _prefetch, _s3_commands, _verify_command, _serve_command)
 
 for _module in _COMMAND_MODULES:
     _module.register(cli)

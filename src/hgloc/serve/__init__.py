@@ -1,0 +1,198 @@
+"""``hgloc serve``: the store as a Hugging Face Hub endpoint.
+
+huggingface_hub and transformers work unchanged where the Hub is out of reach;
+clients only set ``HF_ENDPOINT``::
+
+    hgloc serve --store /srv/models
+    HF_ENDPOINT=http://127.0.0.1:8080 python train.py
+
+:func:`create_app` builds the ASGI app (any ASGI server runs it);
+:func:`serve` runs it on uvicorn, which needs the ``serve`` extra
+(``pip install 'hgloc[serve]'``). Nothing here imports uvicorn until
+:func:`serve` is called.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import ipaddress
+import socket
+from collections.abc import Callable
+from types import ModuleType
+
+import anyio
+import attrs
+
+from hgloc.backends import StorageBackend
+from hgloc.config import Config
+from hgloc.errors import MissingExtraError
+from hgloc.serve._app import HubServer, Service
+
+__all__ = ["DEFAULT_HOST", "DEFAULT_PORT", "HubServer", "create_app", "is_loopback", "serve"]
+
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORT = 8080
+
+HubServer.__module__ = __name__
+
+
+def create_app(
+    config: Config | None = None,
+    *,
+    store: StorageBackend | None = None,
+    s3: bool = False,
+    upstream: str | None = None,
+    token: str | None = None,
+    cache_seconds: float = 2.0,
+) -> HubServer:
+    """The ASGI app answering the Hub protocol from a store.
+
+    - ``config``: where the store and the bucket are (default: ``Config.from_env()``).
+    - ``store``: a backend to serve instead of ``config``'s local folder.
+    - ``s3``: serve the team bucket (``config.s3_bucket_name``) instead.
+    - ``upstream``: a Hub URL; a model the store lacks is fetched from it,
+      stored, then served. Without it the server never makes a request to a Hub.
+    - ``token``: clients must send ``Authorization: Bearer <token>``.
+    - ``cache_seconds``: how long a lookup in the store is reused.
+
+    >>> app = create_app(Config(models_store_path="/srv/models"))  # doctest: +SKIP
+    >>> uvicorn.run(app, host="127.0.0.1", port=8080)  # doctest: +SKIP
+    """
+    from hgloc.localizer import Localizer
+
+    base = config if config is not None else Config.from_env()
+    if upstream:
+        settings = attrs.evolve(base, hf_endpoint=upstream.rstrip("/"), offline=False)
+    else:
+        settings = attrs.evolve(base, offline=True)  # a plain server never talks to a Hub
+    if s3 and not settings.has_bucket:
+        raise ValueError("s3=True needs a bucket: set HGLOC_S3_BUCKET_NAME (s3_bucket_name)")
+    service = Service(
+        Localizer(settings, store=store),
+        s3=s3,
+        upstream=bool(upstream),
+        cache_seconds=cache_seconds,
+    )
+    return HubServer(service, token=token)
+
+
+def is_loopback(host: str) -> bool:
+    """Whether binding ``host`` keeps the server to this machine.
+
+    >>> is_loopback("127.0.0.1"), is_loopback("localhost"), is_loopback("0.0.0.0")
+    (True, True, False)
+    """
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def serve(
+    config: Config | None = None,
+    *,
+    host: str = DEFAULT_HOST,
+    port: int = DEFAULT_PORT,
+    s3: bool = False,
+    upstream: str | None = None,
+    token: str | None = None,
+    log_level: str = "info",
+    on_ready: Callable[[str], object] | None = None,
+) -> None:
+    """Serve the store on ``host:port``; blocks until Ctrl-C (or SIGTERM).
+
+    Binds loopback unless told otherwise. ``on_ready(url)`` is called once the
+    store is open and the server accepts connections (``port=0`` picks a free
+    port: the URL has it). Raises ``OSError`` when the address is taken, and
+    the store's error when it cannot be opened (a bucket that cannot be
+    reached, or no credentials for it). After Ctrl-C the server shuts down
+    gracefully, then uvicorn raises ``KeyboardInterrupt`` again.
+    """
+    uvicorn = _uvicorn()
+    app = create_app(config, s3=s3, upstream=upstream, token=token)
+    if s3:
+        anyio.run(_check_bucket, app.service.localizer.config)
+    sock = bind(host, port)
+    try:
+        bound = sock.getsockname()[1]
+        url = f"http://[{host}]:{bound}" if ":" in host else f"http://{host}:{bound}"
+        app.on_ready = (lambda: on_ready(url)) if on_ready is not None else None
+        server = uvicorn.Server(
+            uvicorn.Config(
+                app,
+                lifespan="on",
+                log_level=log_level,
+                access_log=log_level in ("info", "debug", "trace"),
+                server_header=False,
+                http=_http_impl(),
+                ws="none",
+                interface="asgi3",
+                timeout_graceful_shutdown=5,
+            )
+        )
+        try:
+            server.run(sockets=[sock])
+        except SystemExit:  # uvicorn exits when the lifespan startup fails
+            if app.startup_failure is not None:
+                raise app.startup_failure from None
+            raise
+    finally:
+        sock.close()
+
+
+async def _check_bucket(config: Config) -> None:
+    """Fail before listening when the bucket cannot be served (no credentials, no bucket).
+
+    A throwaway localizer on its own event loop: the server's S3 client must
+    belong to the server's loop.
+    """
+    from hgloc.errors import StorePermissionError
+    from hgloc.localizer import Localizer
+
+    async with Localizer(config) as loc:
+        tier = await loc.bucket()
+        if tier is None:
+            raise StorePermissionError(
+                "serving the bucket needs AWS credentials: set HGLOC_AWS_ACCESS_KEY_ID and "
+                "HGLOC_AWS_SECRET_ACCESS_KEY (or AWS_PROFILE / AWS_ACCESS_KEY_ID)"
+            )
+        async for _ in tier.backend.list(tier.folder("x", None).split("/")[0]):
+            break  # one listing request: the bucket exists and we may read it
+
+
+def bind(host: str, port: int) -> socket.socket:
+    """A listening-ready TCP socket on ``host:port`` (IPv4 or IPv6).
+
+    Made here rather than by uvicorn: an address in use is one clear ``OSError``,
+    and the socket is created with ``IPPROTO_TCP`` so asyncio sets ``TCP_NODELAY``
+    on accepted connections (with protocol 0 every keep-alive answer waits
+    ~40 ms for a delayed ACK).
+    """
+    family, kind, proto, _, address = socket.getaddrinfo(
+        host.strip("[]"), port, type=socket.SOCK_STREAM, proto=socket.IPPROTO_TCP
+    )[0]
+    sock = socket.socket(family, kind, proto)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(address)
+    except BaseException:
+        sock.close()
+        raise
+    return sock
+
+
+def _uvicorn() -> ModuleType:
+    try:
+        import uvicorn
+    except ImportError as exc:
+        raise MissingExtraError(
+            "hgloc serve needs the 'serve' extra: pip install 'hgloc[serve]'"
+        ) from exc
+    return uvicorn
+
+
+def _http_impl() -> str:
+    # httptools parses about twice as fast as h11; h11 always ships with uvicorn.
+    return "httptools" if importlib.util.find_spec("httptools") is not None else "h11"
