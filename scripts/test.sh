@@ -4,8 +4,17 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+# The serve page's browser test drives Debian's chromium through Playwright
+# (never `playwright install`: it downloads a browser of its own). Without root
+# or apt, that one test skips and says why.
+if ! command -v chromium >/dev/null 2>&1 && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    apt-get update -qq && apt-get install -y -qq chromium >/dev/null
+fi
+
 python3 -m venv .venv
-.venv/bin/python -m pip install -q --disable-pip-version-check -e '.[dev]'
+# The machine's pip configuration lists local wheel folders that may be absent: quiet its noise.
+.venv/bin/python -m pip install -q --disable-pip-version-check -e '.[dev]' 2>&1 \
+    | { grep -v "^WARNING: Location" || true; }
 
 .venv/bin/ruff check src tests benchmarks
 .venv/bin/mypy
