@@ -280,9 +280,12 @@ class BucketTier:
             record = ModelRecord.from_bytes(raw, where=where)
         except KeyError:
             return await self._legacy_record(model_id, revision, folder)
-        if record.model_id != model_id:
+        if (record.model_id, record.revision) != (model_id, revision):
+            # Folder names are lossy ('a_b/c' and 'a/b_c', 'refs/pr/1' and 'refs_pr_1').
+            held = f"{record.model_id}@{record.revision or self.config.default_revision_name}"
+            wanted = f"{model_id}@{revision or self.config.default_revision_name}"
             raise IndexCorruptError(
-                f"{where} holds {record.model_id!r}, not {model_id!r}: two ids share that "
+                f"{where} holds {held!r}, not {wanted!r}: two models share that "
                 "folder in the bucket; repair or delete it"
             )
         return record

@@ -78,13 +78,19 @@ def _holds(record: FileRecord | None, entry: TreeEntry) -> bool:
 
 
 def select_files(
-    tree: Iterable[TreeEntry], allow_patterns: Patterns = None, ignore_patterns: Patterns = None
+    tree: Iterable[TreeEntry],
+    allow_patterns: Patterns = None,
+    ignore_patterns: Patterns = None,
+    *,
+    prefix: str = "",
 ) -> dict[str, TreeEntry]:
     """The files to store, by folder name: patterns applied, every path checked.
 
     Patterns are ``huggingface_hub``'s globs (``*`` crosses ``/``). Paths come from
     the Hub and are refused unless they are clean relative keys that cannot reach
-    outside the folder or take the place of the metadata file.
+    outside the folder or take the place of the metadata file; with ``prefix`` (the
+    model's folder) they must also make valid keys below it, so that a path too
+    long for the store is refused before any file is fetched.
     """
     allow = [allow_patterns] if isinstance(allow_patterns, str) else allow_patterns
     ignore = [ignore_patterns] if isinstance(ignore_patterns, str) else ignore_patterns
@@ -96,7 +102,7 @@ def select_files(
     )
     out: dict[str, TreeEntry] = {}
     for entry in chosen:
-        name = store_name(_checked_path(entry.path))
+        name = store_name(_checked_path(entry.path, prefix))
         if name in out:
             raise LayoutCollisionError(
                 f"the repo lists {out[name].path!r} and {entry.path!r}, which would both be "
@@ -118,13 +124,15 @@ def _all_parents(names: Iterable[str]) -> set[str]:
     return parents
 
 
-def _checked_path(path: str) -> str:
+def _checked_path(path: str, prefix: str = "") -> str:
     try:
         validate_key(path)
+        if prefix:
+            validate_key(f"{prefix}/{store_name(path)}")
     except InvalidKeyError as exc:
         raise InvalidKeyError(
             f"the Hub lists a file at {path!r}, which cannot be stored safely "
-            f"({str(exc).partition(': ')[2] or exc}); the model was not downloaded"
+            f"({str(exc).rpartition(': ')[2] or exc}); the model was not downloaded"
         ) from None
     base = path.rpartition("/")[2]
     if base == METADATA_FILE or base.startswith(_RESERVED_PREFIX):
@@ -185,7 +193,7 @@ class FullModelJob:
         tree = await self.source().list_tree(repo_id, commit)
         if not tree:
             raise HubError(f"{self.model_id!r} at {commit} has no files: nothing to localize")
-        selected = select_files(tree, allow_patterns, ignore_patterns)
+        selected = select_files(tree, allow_patterns, ignore_patterns, prefix=self.prefix)
         if not selected:
             raise HubError(
                 f"no file of {self.model_id!r} matches the patterns (allow {allow_patterns!r}, "

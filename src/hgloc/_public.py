@@ -57,7 +57,7 @@ class PublicReader:
             return []
         try:
             manifest: Any = json.loads(raw)
-        except ValueError as exc:
+        except (ValueError, RecursionError) as exc:  # RecursionError: nested too deep
             raise IndexCorruptError(
                 f"{self.tier.backend.location(key)} is not valid JSON ({exc}); repair it"
             ) from exc

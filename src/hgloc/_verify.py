@@ -144,7 +144,7 @@ async def verify_models(
                 tuple(damaged),
             )
             if problems and repair:
-                result = await _repair_bucket(loc, result)
+                result = await _repair_bucket(loc, result, record)
             results.append(result)
         return VerifyReport(tuple(results), time.perf_counter() - started)
 
@@ -196,18 +196,35 @@ async def _repair_local(
     return attrs.evolve(result, repaired=True)
 
 
-async def _repair_bucket(loc: Localizer, result: VerifyResult) -> VerifyResult:
-    """Put the local copy back into the bucket (fetching it first if needed)."""
+async def _repair_bucket(loc: Localizer, result: VerifyResult, record: ModelRecord) -> VerifyResult:
+    """Put a good copy back into the bucket: the local one if intact, else one from the Hub."""
     try:
-        cached = await loc.cached(result.model_id, result.revision)
-        if cached is None:
-            await loc.download(result.model_id, result.revision, upload=False)
         tier = await loc._require_bucket()
         folder = tier.folder(result.model_id, result.revision)
-        # The upload skips objects whose recorded hash matches: remove the damaged ones.
+        # The damaged copy stops counting as in the bucket first: nobody copies it from
+        # now on, and what is fetched below comes from the Hub, not from it.
         await tier.backend.delete(f"{folder}/{METADATA_FILE}")
         for name in result.damaged_files:
             await tier.backend.delete(f"{folder}/{name}")
+        prefix = loc.model_prefix(result.model_id, result.revision)
+        local = await loc.cached(result.model_id, result.revision)
+        if local is None or (record.is_full_model and not local.is_full_model):
+            await loc.download(
+                result.model_id,
+                result.revision,
+                metadata_only=not record.is_full_model,
+                upload=False,
+            )
+        else:
+            # The local copy may have rotted as well: it is checked, and fetched again if so.
+            local_record = await loc.store.load(prefix)
+            if local_record is not None:
+                _, problems, damaged = await _check_folder(local_record, loc.backend, prefix)
+                if problems:
+                    mine = attrs.evolve(result, damaged_files=tuple(damaged))
+                    fixed = await _repair_local(loc, mine, prefix, local_record)
+                    if fixed.error:
+                        return attrs.evolve(result, error=fixed.error)
         await loc.upload(result.model_id, result.revision)
     except HglocError as exc:
         return attrs.evolve(result, error=f"repair failed: {exc}")

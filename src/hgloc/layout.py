@@ -21,6 +21,7 @@ from typing import Any
 
 import attrs
 
+from hgloc.backends._keys import validate_key
 from hgloc.errors import IndexCorruptError, InvalidModelIdError
 
 __all__ = [
@@ -175,6 +176,16 @@ def bucket_model_prefix(
     return "/".join(p for p in (data_prefix.strip("/"), "models", folder) if p)
 
 
+def _file_name(name: object) -> str:
+    """A file name from a metadata file: a clean key inside the folder, never the marker."""
+    if not isinstance(name, str):
+        raise TypeError(f"file name {name!r} is not a string")
+    validate_key(name)  # no '..', no absolute path, no NUL: nothing outside the folder
+    if name.rpartition("/")[2] == METADATA_FILE:
+        raise ValueError(f"it lists the metadata file {name!r} as one of its files")
+    return name
+
+
 @attrs.frozen
 class FileRecord:
     """One stored file: where it came from and how to check it."""
@@ -261,20 +272,24 @@ class ModelRecord:
             data = json.loads(raw)
             if not isinstance(data, dict):
                 raise TypeError("not a JSON object")
-            model_id = data["model_id"]
+            model_id = validate_model_id(str(data["model_id"]))
+            revision = validate_revision(data.get("revision"))
             files = {
-                str(name): FileRecord.from_json(rec) for name, rec in data.get("files", {}).items()
+                _file_name(name): FileRecord.from_json(rec)
+                for name, rec in data.get("files", {}).items()
             }
         except KeyError:
             raise
-        except (ValueError, TypeError, AttributeError) as exc:
+        # Invalid ids, revisions and names are ValueErrors: a file that names them is damaged
+        # (or hostile), and is never used to read or write a key.
+        except (ValueError, TypeError, AttributeError, RecursionError) as exc:
             raise IndexCorruptError(
                 f"metadata file {where} is damaged ({exc}); delete that model folder and "
                 "download the model again"
             ) from exc
         return cls(
-            model_id=validate_model_id(str(model_id)),
-            revision=validate_revision(data.get("revision")),
+            model_id=model_id,
+            revision=revision,
             commit=data.get("commit"),
             files=files,
             cached_timestamp=str(data.get("cached_timestamp") or ""),

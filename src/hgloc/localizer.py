@@ -5,13 +5,15 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import math
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Container, Iterable, Mapping
 from types import TracebackType
 from typing import Any, Self
 
 import anyio
 import attrs
+from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
 from hgloc._aio import gather
 from hgloc._big_file import ByteProgress, TransferSettings
@@ -20,7 +22,7 @@ from hgloc._full_model import FullModelJob, Outcome, Patterns
 from hgloc._model_store import ModelStore
 from hgloc._public import PublicReader
 from hgloc._results import CachedModel, ModelResult, PrefetchReport, Status
-from hgloc._staging import staging_root
+from hgloc._staging import model_folder_lock, staging_root
 from hgloc._verify import VerifyReport
 from hgloc.backends import LocalBackend, StorageBackend
 from hgloc.config import DEFAULT_CONCURRENCY, DEFAULT_SYNC_CONCURRENCY, Config
@@ -196,18 +198,23 @@ class Localizer:
     async def cached(self, model_id: str, revision: str | None = None) -> CachedModel | None:
         """The cached model, or ``None`` when the store does not hold it completely."""
         prefix = self.model_prefix(model_id, revision)
-        record = await self._load_own(prefix, model_id)
+        record = await self._load_own(prefix, model_id, revision)
         if record is None:
             return None
         return CachedModel.from_record(record, self.backend.location(prefix))
 
-    async def _load_own(self, prefix: str, model_id: str) -> ModelRecord | None:
+    async def _load_own(
+        self, prefix: str, model_id: str, revision: str | None
+    ) -> ModelRecord | None:
         record = await self.store.load(prefix)
-        if record is not None and record.model_id != model_id:
+        # Folder names are lossy for revisions too ('refs/pr/1' and 'refs_pr_1'): the
+        # metadata says which one the folder holds, and another one is never served from it.
+        if record is not None and (record.model_id, record.revision) != (model_id, revision):
+            wanted, held = ModelRef(model_id, revision), ModelRef(record.model_id, record.revision)
             raise LayoutCollisionError(
-                f"{model_id!r} and {record.model_id!r} map to the same folder "
-                f"{self.backend.location(prefix)}, which holds {record.model_id!r}; "
-                f"use another store (models_store_path) for {model_id!r}"
+                f"{str(wanted)!r} and {str(held)!r} map to the same folder "
+                f"{self.backend.location(prefix)}, which holds {str(held)!r}; "
+                f"use another store (models_store_path) for {str(wanted)!r}"
             )
         return record
 
@@ -253,13 +260,42 @@ class Localizer:
         metadata and resumable.
         """
         started = time.perf_counter()
+        result = await self._fetch(
+            model_id, revision, refresh=refresh, skip_hf_fetch=skip_hf_fetch,
+            metadata_only=metadata_only, allow_patterns=allow_patterns,
+            ignore_patterns=ignore_patterns, on_bytes=on_bytes,
+        )  # fmt: skip
+        if await self._wants_share(result, upload=upload, make_public=make_public):
+            prefix = self.model_prefix(model_id, revision)
+            result = await self._share(result, prefix, make_public=make_public)
+        return attrs.evolve(result, seconds=time.perf_counter() - started)
+
+    async def _fetch(
+        self,
+        model_id: str,
+        revision: str | None,
+        *,
+        refresh: bool,
+        metadata_only: bool,
+        allow_patterns: Patterns,
+        ignore_patterns: Patterns,
+        skip_hf_fetch: bool = False,
+        on_bytes: ByteProgress | None = None,
+        in_bucket: Container[tuple[str, str | None]] | None = None,
+    ) -> ModelResult:
+        """:meth:`download` without the upload: from the store, else the bucket, else the Hub.
+
+        ``in_bucket``: the models the bucket's index lists (a bulk run reads it once);
+        the bucket is not asked for the others.
+        """
+        started = time.perf_counter()
         validate_model_id(model_id)
         validate_revision(revision)
         prefix = self.model_prefix(model_id, revision)
-        existing = await self._load_own(prefix, model_id)
+        existing = await self._load_own(prefix, model_id, revision)
         if existing is None and self._bucket_folder:
             public_prefix = self.model_prefix(model_id, revision, public=True)
-            public = await self._load_own(public_prefix, model_id)
+            public = await self._load_own(public_prefix, model_id, revision)
             if public is not None and metadata_only and not refresh:
                 return ModelResult(
                     model_id,
@@ -272,7 +308,8 @@ class Localizer:
                 )
 
         result: ModelResult | None = None
-        if not refresh and (existing is None or (not metadata_only and not existing.is_full_model)):
+        wanted = existing is None or (not metadata_only and not existing.is_full_model)
+        if not refresh and wanted and (in_bucket is None or (model_id, revision) in in_bucket):
             result = await self._from_bucket(model_id, revision, metadata_only)
         if result is None:
             result = await self._from_store_or_hub(
@@ -281,12 +318,39 @@ class Localizer:
                 metadata_only=metadata_only, allow_patterns=allow_patterns,
                 ignore_patterns=ignore_patterns, on_bytes=on_bytes,
             )  # fmt: skip
-        if self._bucket_folder and result.ok:
-            fresh_from_hub = result.source == "hub" and result.status is Status.FETCHED
-            # Without credentials a fetched model stays local; asking to publish is an error.
-            if make_public or (upload and fresh_from_hub and await self.bucket() is not None):
-                result = await self._share(result, prefix, make_public=make_public)
-        return attrs.evolve(result, seconds=time.perf_counter() - started)
+        return result
+
+    async def _wants_share(
+        self,
+        result: ModelResult,
+        *,
+        upload: bool,
+        make_public: bool,
+        in_bucket: Container[tuple[str, str | None]] | None = None,
+    ) -> bool:
+        """Whether a model goes to the bucket after it was fetched.
+
+        Yes when asked to publish it, and (``upload``, with credentials) when it
+        came fresh from the Hub. With ``in_bucket`` (a bulk run read the index)
+        also when this store holds it and the index does not: a run killed or cut
+        from S3 between the two is completed by the next one.
+        """
+        if not self._bucket_folder or not result.ok:
+            return False
+        if make_public:
+            return True
+        # Without credentials a fetched model stays local (make_public says why it cannot).
+        if not upload or await self.bucket() is None:
+            return False
+        if result.source == "hub" and result.status is Status.FETCHED:
+            return True
+        own = self.backend.location(self.model_prefix(result.model_id, result.revision))
+        return (
+            in_bucket is not None
+            and result.source == "store"
+            and result.path == own
+            and (result.model_id, result.revision) not in in_bucket
+        )
 
     async def _from_store_or_hub(
         self,
@@ -357,7 +421,7 @@ class Localizer:
             s3_data_prefix=self.config.s3_data_prefix if self.config.s3_bucket_name else None,
             resolved_repo_id=first.resolved_repo_id if first.resolved_repo_id != model_id else None,
         )
-        await self.store.save(prefix, files, record)
+        await self.store.save(prefix, files, record, replacing=existing is not None)
         logger.info(
             "cached %s@%s (%s) in %s", model_id, revision or "default", first.commit, location
         )
@@ -376,8 +440,9 @@ class Localizer:
         on_bytes: ByteProgress | None,
     ) -> Outcome:
         lock = self._folder_locks.setdefault(prefix, anyio.Lock())
-        async with lock:
-            existing = await self._load_own(prefix, model_id)  # a concurrent call may be done
+        # The folder lock keeps other processes out too; either may have completed it.
+        async with lock, model_folder_lock(self.backend, prefix):
+            existing = await self._load_own(prefix, model_id, revision)
 
             def make_record(
                 commit: str, files: Mapping[str, FileRecord], repo_id: str, is_full: bool
@@ -473,6 +538,12 @@ class Localizer:
         model's :class:`ModelResult` as it finishes. ``metadata_only``, the
         patterns, ``upload`` and ``make_public`` work as in :meth:`download`.
 
+        With a bucket, its index is read once: only the models it lists are
+        looked for in the bucket, and (``upload``) models this store holds but
+        the index lacks are uploaded too, so a run cut short is completed by the
+        next. Uploads run in their own workers: a slow bucket delays them, not
+        the downloads.
+
         >>> report = await loc.prefetch(["gpt2", "bad/../id"])  # doctest: +SKIP
         >>> [r.status for r in report.results]  # doctest: +SKIP
         [<Status.FETCHED: 'fetched'>, <Status.FAILED: 'failed'>]
@@ -500,26 +571,60 @@ class Localizer:
         ]
         todo = iter([(i, e) for i, e in enumerate(entries) if isinstance(e, ModelRef)])
 
-        async def worker() -> None:
-            for index, ref in todo:  # a shared iterator: each ref is taken by one worker
-                results[index] = result = await self._reporting(
-                    ref,
-                    self.download,
-                    refresh=refresh,
-                    metadata_only=metadata_only,
-                    allow_patterns=allow_patterns,
-                    ignore_patterns=ignore_patterns,
-                    upload=upload,
-                    make_public=make_public,
-                )
-                if progress is not None:
-                    progress(result)
+        def finish(index: int, result: ModelResult, began: float) -> None:
+            results[index] = result = attrs.evolve(result, seconds=time.perf_counter() - began)
+            if progress is not None:
+                progress(result)
+
+        # Uploads wait in a queue of small results (the bytes are in the local store) for
+        # their own workers, so a slow bucket holds the uploads and not the Hub side.
+        shares, queued = anyio.create_memory_object_stream[tuple[int, ModelResult, float]](math.inf)
+
+        async def worker(shares: MemoryObjectSendStream[tuple[int, ModelResult, float]]) -> None:
+            async with shares:
+                for index, ref in todo:  # a shared iterator: each ref is taken by one worker
+                    began = time.perf_counter()
+                    result = await self._reporting(
+                        ref,
+                        self._fetch,
+                        refresh=refresh,
+                        metadata_only=metadata_only,
+                        allow_patterns=allow_patterns,
+                        ignore_patterns=ignore_patterns,
+                        in_bucket=in_bucket,
+                    )
+                    share = await self._wants_share(
+                        result, upload=upload, make_public=make_public, in_bucket=in_bucket
+                    )
+                    if share:
+                        await shares.send((index, result, began))
+                    else:
+                        finish(index, result, began)
+
+        async def uploader(
+            queued: MemoryObjectReceiveStream[tuple[int, ModelResult, float]],
+        ) -> None:
+            async with queued:
+                async for index, result, began in queued:
+                    prefix = self.model_prefix(result.model_id, result.revision)
+                    finish(index, await self._share(result, prefix, make_public=make_public), began)
 
         tier = await self.bucket() if self._bucket_folder and upload else None
+        # One read of the bucket's index tells which models to look for in the bucket.
+        in_bucket = await self._bucket_listing() if self._bucket_folder else None
+        workers = min(limit, len(entries))
         # A bulk run writes the bucket's index once at the end, not once per model.
-        async with _indexing(tier) as index_failure, anyio.create_task_group() as tg:
-            for _ in range(min(limit, len(entries)) or 0):
-                tg.start_soon(worker)
+        # The streams close as the block ends, so uploaders stop when the last worker does.
+        async with (
+            _indexing(tier) as index_failure,
+            anyio.create_task_group() as tg,
+            shares,
+            queued,
+        ):
+            for _ in range(workers):
+                tg.start_soon(worker, shares.clone())
+            for _ in range(min(workers, DEFAULT_SYNC_CONCURRENCY)):
+                tg.start_soon(uploader, queued.clone())
         for entry in entries:
             if isinstance(entry, ModelResult) and progress is not None:
                 progress(entry)
@@ -535,6 +640,15 @@ class Localizer:
             return await action(ref.model_id, ref.revision, **options)
         except (HglocError, OSError) as exc:  # OSError: a store that is full or read-only
             return _failure(ref.model_id, ref.revision, exc, time.perf_counter() - started)
+
+    async def _bucket_listing(self) -> frozenset[tuple[str, str | None]] | None:
+        """The models the bucket's index lists; ``None`` (ask per model) when unreadable."""
+        try:
+            entries = await self.list_bucket_models()
+        except HglocError as exc:
+            logger.warning("could not read the bucket's index (%s); looking up each model", exc)
+            return None
+        return frozenset((e.model_id, e.revision) for e in entries)
 
     # -- the team bucket -----------------------------------------------------
 
@@ -655,17 +769,23 @@ class Localizer:
         validate_revision(revision)
         tier = await self._require_bucket()
         prefix = self.model_prefix(model_id, revision)
-        record = await self._load_own(prefix, model_id)
+        record = await self._load_own(prefix, model_id, revision)
         if record is None:
             raise ObjectNotFoundError(
                 f"{model_id!r} is not in the local store {self.backend.location(prefix)}; "
                 "download it first"
             )
+
+        def read_local(name: str) -> AsyncIterator[bytes]:
+            # Hashed on the way up: a local copy that rotted fails the upload (nothing lands)
+            # instead of reaching the bucket under the hash of the good bytes.
+            key = f"{prefix}/{name}"
+            return checked_stream(
+                self.backend.read_stream(key), record.files[name], self.backend.location(key)
+            )
+
         wrote = await tier.upload(
-            record,
-            read_local=lambda name: self.backend.read_stream(f"{prefix}/{name}"),
-            make_public=make_public,
-            check_existing=check_existing,
+            record, read_local=read_local, make_public=make_public, check_existing=check_existing
         )
         return ModelResult(
             model_id,
@@ -809,7 +929,7 @@ class Localizer:
     async def _cached_file(self, model_id: str, revision: str | None, name: str) -> bytes | None:
         for public in (False, True) if self._bucket_folder else (False,):
             prefix = self.model_prefix(model_id, revision, public=public)
-            record = await self._load_own(prefix, model_id)
+            record = await self._load_own(prefix, model_id, revision)
             if record is not None:
                 if name not in record.files:
                     return None
@@ -899,7 +1019,7 @@ def _has_aws_credentials(config: Config) -> bool:
 def _parse_config(data: bytes, model_id: str) -> dict[str, Any]:
     try:
         parsed = json.loads(data)  # accepts NaN/Infinity, as transformers writes them
-    except ValueError as exc:
+    except (ValueError, RecursionError) as exc:  # RecursionError: '[[[[...' nested too deep
         raise HubError(f"config.json of {model_id!r} is not valid JSON: {exc}") from exc
     if not isinstance(parsed, dict):
         raise HubError(f"config.json of {model_id!r} is not a JSON object")
