@@ -46,29 +46,25 @@ def model_ids(n: int) -> list[str]:
 
 
 async def _floor(url: str, ids: list[str], concurrency: int) -> int:
+    """Nothing but the GETs: ``concurrency`` requests in flight, bytes thrown away."""
     import anyio
     import httpx2
 
-    limits = httpx2.Limits(
-        max_connections=concurrency * 2, max_keepalive_connections=concurrency * 2
-    )
+    limits = httpx2.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
     fetched = 0
     async with httpx2.AsyncClient(limits=limits, timeout=60) as client:
         limiter = anyio.Semaphore(concurrency)
 
         async def get(path: str) -> None:
             nonlocal fetched
-            response = await client.get(path)
+            async with limiter:
+                response = await client.get(path)
             fetched += len(response.content)
-
-        async def one(model_id: str) -> None:
-            async with limiter, anyio.create_task_group() as tg:
-                tg.start_soon(get, f"{url}/{model_id}/resolve/main/README.md")
-                tg.start_soon(get, f"{url}/{model_id}/resolve/main/config.json")
 
         async with anyio.create_task_group() as tg:
             for model_id in ids:
-                tg.start_soon(one, model_id)
+                tg.start_soon(get, f"{url}/{model_id}/resolve/main/README.md")
+                tg.start_soon(get, f"{url}/{model_id}/resolve/main/config.json")
     return fetched
 
 
@@ -97,20 +93,17 @@ async def _floor_s3(url: str, ids: list[str], concurrency: int, bucket: str, end
 
         async def copy(model_id: str, name: str) -> None:
             nonlocal fetched
-            response = await client.get(f"{url}/{model_id}/resolve/main/{name}")
-            if response.status_code == 200:
-                fetched += len(response.content)
-                key = f"models/{model_id.replace('/', '_')}/default_revision/{name}"
-                await s3.put_object(Bucket=bucket, Key=key, Body=response.content)
-
-        async def one(model_id: str) -> None:
-            async with limiter, anyio.create_task_group() as tg:
-                tg.start_soon(copy, model_id, "README.md")
-                tg.start_soon(copy, model_id, "config.json")
+            async with limiter:
+                response = await client.get(f"{url}/{model_id}/resolve/main/{name}")
+                if response.status_code == 200:
+                    fetched += len(response.content)
+                    key = f"models/{model_id.replace('/', '_')}/default_revision/{name}"
+                    await s3.put_object(Bucket=bucket, Key=key, Body=response.content)
 
         async with anyio.create_task_group() as tg:
             for model_id in ids:
-                tg.start_soon(one, model_id)
+                tg.start_soon(copy, model_id, "README.md")
+                tg.start_soon(copy, model_id, "config.json")
     return fetched
 
 

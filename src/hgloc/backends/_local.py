@@ -13,6 +13,7 @@ from pathlib import Path
 import anyio
 import anyio.to_thread
 
+from hgloc.backends._group_commit import GroupCommitter
 from hgloc.backends._keys import validate_key, validate_prefix
 from hgloc.backends._protocol import ObjectInfo
 from hgloc.errors import ObjectNotFoundError, StorePermissionError
@@ -38,6 +39,7 @@ class LocalBackend:
         self._root_str = str(self.root)
         self._real_root = os.path.realpath(self.root)
         self._safe_folders: set[Path] = set()
+        self._commits = GroupCommitter(self._root_str, _open_temp, _unlink_quietly)
 
     @property
     def name(self) -> str:
@@ -58,17 +60,21 @@ class LocalBackend:
         """The path to write or delete ``key`` at, refusing symlinked folders that lead out.
 
         validate_key already refuses '..'; a folder inside the store that is a
-        symlink to elsewhere is refused here. Folders found safe are remembered:
-        realpath costs a syscall per path component.
+        symlink to elsewhere is refused here. Only the folders below the root
+        are looked at (one lstat each), and folders found safe are remembered.
         """
         path = self.path(key)
         parent = path.parent
         if parent not in self._safe_folders:
-            real_parent = os.path.realpath(parent)
-            if real_parent != self._real_root and not real_parent.startswith(
-                self._real_root + os.sep
-            ):
-                raise StorePermissionError(f"key {key!r} resolves outside the store {self.root}")
+            folder = self._root_str
+            for part in key.split("/")[:-1]:
+                folder = f"{folder}/{part}"
+                if os.path.islink(folder):
+                    real = os.path.realpath(folder)
+                    if real != self._real_root and not real.startswith(self._real_root + os.sep):
+                        raise StorePermissionError(
+                            f"key {key!r} resolves outside the store {self.root}"
+                        )
             if len(self._safe_folders) < 100_000:
                 self._safe_folders.add(parent)
         return path
@@ -120,14 +126,12 @@ class LocalBackend:
                 yield chunk
 
     async def write(self, key: str, data: bytes) -> None:
-        path = self.target_path(key)
-        await anyio.to_thread.run_sync(_write_atomic, path, [data])
+        await self._commits.write([(self.target_path(key), data)])
 
     async def write_many(self, items: Mapping[str, bytes]) -> None:
         paths = [(self.target_path(key), data) for key, data in items.items()]
-        # One thread hop for the lot: a model folder is a few small files, and the
-        # hop costs more than the writes.
-        await anyio.to_thread.run_sync(_write_all, paths)
+        # Small files from many tasks share thread hops and syncs (group commit).
+        await self._commits.write(paths)
 
     async def write_stream(self, key: str, chunks: AsyncIterable[bytes]) -> int:
         path = self.target_path(key)
@@ -211,20 +215,6 @@ def _flush_and_sync(handle: object) -> None:
     os.fsync(handle.fileno())  # type: ignore[attr-defined]
 
 
-def _write_atomic(path: Path, chunks: list[bytes]) -> None:
-    tmp = _open_temp(path)
-    try:
-        with open(tmp, "wb") as handle:
-            for chunk in chunks:
-                handle.write(chunk)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        _unlink_quietly(tmp)
-        raise
-
-
 def _read_file(path: str) -> bytes:
     with open(path, "rb") as handle:
         return handle.read()
@@ -241,11 +231,6 @@ def _read_all(paths: list[tuple[str, str]]) -> dict[str, bytes]:
         except PermissionError as exc:
             raise StorePermissionError(f"permission denied for {key!r}: {exc}") from exc
     return out
-
-
-def _write_all(paths: list[tuple[Path, bytes]]) -> None:
-    for path, data in paths:
-        _write_atomic(path, [data])
 
 
 def _unlink_quietly(path: str | Path) -> None:
