@@ -10,15 +10,12 @@ work for custom endpoints, and a manifest must not send us elsewhere.
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from hgloc._bucket import BucketEntry, BucketTier, merge_entries
 from hgloc.errors import BackendUnavailableError, IndexCorruptError, ObjectNotFoundError
 from hgloc.layout import CARD_FILE, CARD_REPO_PATH, CONFIG_FILE, FileRecord, ModelRecord
 from hgloc.sources import _http, git_blob_sha1
-
-if TYPE_CHECKING:
-    import httpx2
 
 __all__ = ["PublicReader"]
 
@@ -30,7 +27,7 @@ class PublicReader:
 
     def __init__(self, tier: BucketTier, *, timeout: float = 30.0) -> None:
         self.tier = tier
-        self._client: httpx2.AsyncClient = _http.make_client(connections=16, timeout=timeout)
+        self._client = _http.make_client(connections=16, timeout=timeout)
 
     async def aclose(self) -> None:
         await self._client.aclose()

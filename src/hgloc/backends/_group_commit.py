@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import itertools
 import os
 from collections.abc import Callable
 from pathlib import Path
@@ -49,14 +50,11 @@ class _Job:
 class GroupCommitter:
     """Batches atomic small-file writes under ``root`` (see the module docstring)."""
 
-    def __init__(
-        self,
-        root: str,
-        open_temp: Callable[[Path], str],
-        unlink: Callable[[str], None],
-    ) -> None:
+    def __init__(self, root: str, temp_prefix: str, unlink: Callable[[str], None]) -> None:
         self._root = root
-        self._open_temp = open_temp
+        # Unique per process (pid) and per write (counter): cheaper than random names.
+        self._temp_prefix = f"{temp_prefix}{os.getpid()}-{id(self):x}-"
+        self._counter = itertools.count()
         self._unlink = unlink
         self._pending: list[_Job] = []
         self._leading = False
@@ -86,16 +84,25 @@ class GroupCommitter:
             raise job.error
 
     def _commit(self, batch: list[_Job]) -> None:
+        folders: set[Path] = set()  # made (or found) in this round
         for job in batch:
             try:
                 for path, data in job.paths:
-                    tmp = self._open_temp(path)
+                    if path.parent not in folders:
+                        os.makedirs(path.parent, exist_ok=True)
+                        folders.add(path.parent)
+                    tmp = f"{path.parent}/{self._temp_prefix}{next(self._counter)}"
+                    # O_EXCL: the name is this process's; 0o666 minus the umask.
+                    fd = os.open(tmp, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o666)
                     job.temps.append((tmp, path))
-                    with open(tmp, "wb") as handle:
-                        handle.write(data)
+                    try:
+                        view = memoryview(data)
+                        while view:
+                            view = view[os.write(fd, view) :]
                         if _SYNCFS is None:
-                            handle.flush()
-                            os.fsync(handle.fileno())
+                            os.fsync(fd)
+                    finally:
+                        os.close(fd)
             except BaseException as exc:
                 job.error = exc
                 self._discard(job)

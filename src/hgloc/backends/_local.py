@@ -39,7 +39,7 @@ class LocalBackend:
         self._root_str = str(self.root)
         self._real_root = os.path.realpath(self.root)
         self._safe_folders: set[Path] = set()
-        self._commits = GroupCommitter(self._root_str, _open_temp, _unlink_quietly)
+        self._commits = GroupCommitter(self._root_str, _TMP_PREFIX, _unlink_quietly)
 
     @property
     def name(self) -> str:

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
+import itertools
+
 import httpcore2
 import httpx2
 
-__all__ = ["HTTPError", "Response", "TransportError", "make_client"]
+__all__ = ["Client", "HTTPError", "Response", "TransportError", "make_client"]
 
 Response = httpx2.Response
 TransportError = httpx2.TransportError  # connect, read, write, protocol and timeout errors
@@ -18,18 +21,51 @@ HTTPError = httpx2.HTTPError
 httpcore2.AsyncHTTP11Connection.READ_NUM_BYTES = 256 << 10
 
 
-def make_client(*, connections: int, timeout: float) -> httpx2.AsyncClient:
-    """An async client whose pool holds ``connections`` sockets to one host.
+_POOL_SIZE = 16  # connections per pool; see Client
 
-    Redirects are followed by the adapter itself, so that credentials are
-    dropped when a redirect leaves the Hub's host.
+
+class Client:
+    """One client over a few small connection pools, used round-robin.
+
+    httpcore checks every idle connection of a pool (a socket probe each)
+    whenever a request starts or ends. With one pool of 64 connections and
+    many of them idle between requests, that probing cost more CPU than the
+    requests in a bulk prefetch; pools of 16 make each check 4x cheaper.
+    Together they hold ``connections`` sockets at most.
     """
-    return httpx2.AsyncClient(
-        limits=httpx2.Limits(
-            max_connections=connections,
-            max_keepalive_connections=connections,
-            keepalive_expiry=30.0,
-        ),
-        timeout=httpx2.Timeout(timeout, connect=min(timeout, 10.0)),
-        follow_redirects=False,
-    )
+
+    def __init__(self, *, connections: int, timeout: float) -> None:
+        shards = max(1, -(-connections // _POOL_SIZE))
+        per_pool = -(-connections // shards)
+        self._pools = [
+            httpx2.AsyncClient(
+                limits=httpx2.Limits(
+                    max_connections=per_pool,
+                    max_keepalive_connections=per_pool,
+                    keepalive_expiry=30.0,
+                ),
+                timeout=httpx2.Timeout(timeout, connect=min(timeout, 10.0)),
+                follow_redirects=False,  # the adapter follows them, dropping auth off-host
+            )
+            for _ in range(shards)
+        ]
+        self._next = itertools.cycle(self._pools)
+
+    def stream(
+        self, method: str, url: str, *, headers: dict[str, str]
+    ) -> contextlib.AbstractAsyncContextManager[httpx2.Response]:
+        """``AsyncClient.stream`` on the next pool."""
+        return next(self._next).stream(method, url, headers=headers)
+
+    async def get(self, url: str) -> httpx2.Response:
+        """A whole small answer (``AsyncClient.get``) from the next pool."""
+        return await next(self._next).get(url)
+
+    async def aclose(self) -> None:
+        for pool in self._pools:
+            await pool.aclose()
+
+
+def make_client(*, connections: int, timeout: float) -> Client:
+    """A client holding at most ``connections`` sockets per host."""
+    return Client(connections=connections, timeout=timeout)
