@@ -37,6 +37,16 @@ def _load_syncfs() -> Callable[[int], int] | None:
 _SYNCFS = _load_syncfs()
 
 
+def _make_folder(folder: Path) -> None:
+    # One mkdir in the common case (the parent exists); makedirs walks the path.
+    try:
+        os.mkdir(folder)
+    except FileExistsError:
+        pass
+    except FileNotFoundError:
+        os.makedirs(folder, exist_ok=True)
+
+
 @attrs.define
 class _Job:
     """One caller's writes, to become visible in this order."""
@@ -89,7 +99,7 @@ class GroupCommitter:
             try:
                 for path, data in job.paths:
                     if path.parent not in folders:
-                        os.makedirs(path.parent, exist_ok=True)
+                        _make_folder(path.parent)
                         folders.add(path.parent)
                     tmp = f"{path.parent}/{self._temp_prefix}{next(self._counter)}"
                     # O_EXCL: the name is this process's; 0o666 minus the umask.
