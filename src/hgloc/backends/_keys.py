@@ -11,6 +11,9 @@ __all__ = ["join_key", "validate_key", "validate_prefix"]
 _MAX_KEY_LENGTH = 1024  # S3's limit on object keys, in UTF-8 bytes
 _MAX_SEGMENT_LENGTH = 255  # the usual filesystem limit on one name
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+# Most keys are plain (letters, digits, '_', '-', '.' not leading a segment):
+# one regex clears them; anything else gets the full check with its reason.
+_PLAIN = re.compile(r"[\w-][\w.-]*(?:/[\w-][\w.-]*)*", re.ASCII)
 
 
 def validate_key(key: str) -> str:
@@ -42,6 +45,8 @@ def join_key(*parts: str) -> str:
 
 
 def _key_problem(key: str) -> str | None:
+    if len(key) <= _MAX_SEGMENT_LENGTH and _PLAIN.fullmatch(key):
+        return None
     if not key:
         return "it is empty"
     if _CONTROL.search(key):
