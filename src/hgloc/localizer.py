@@ -421,7 +421,17 @@ class Localizer:
             s3_data_prefix=self.config.s3_data_prefix if self.config.s3_bucket_name else None,
             resolved_repo_id=first.resolved_repo_id if first.resolved_repo_id != model_id else None,
         )
-        await self.store.save(prefix, files, record, replacing=existing is not None)
+        # A full download of this folder may have finished meanwhile (it takes the
+        # same lock): never replace its record with a metadata-only one.
+        async with self._folder_locks.setdefault(prefix, anyio.Lock()):
+            now = await self._load_own(prefix, model_id, revision)
+            if (
+                now is not None
+                and now != existing
+                and (now.is_full_model or now.commit == first.commit)
+            ):
+                return result(Status.SKIPPED, now.commit)
+            await self.store.save(prefix, files, record, replacing=now is not None)
         logger.info(
             "cached %s@%s (%s) in %s", model_id, revision or "default", first.commit, location
         )
