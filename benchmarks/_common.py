@@ -13,6 +13,22 @@ from typing import Any
 RESULTS = Path(__file__).resolve().parent / "results.jsonl"
 
 
+def child_env(url: str, home: Path) -> dict[str, str]:
+    """The environment of a contender's process: the emulator as the Hub, a fresh cache."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("HF_", "HGLOC_"))}
+    src = str(Path(__file__).resolve().parent.parent / "src")
+    env.update(
+        HF_ENDPOINT=url,
+        HF_HOME=str(home),
+        HF_HUB_DISABLE_TELEMETRY="1",
+        HF_HUB_DISABLE_XET="1",
+        HF_HUB_DISABLE_PROGRESS_BARS="1",
+        HF_HUB_DISABLE_IMPLICIT_TOKEN="1",
+        PYTHONPATH=os.pathsep.join(p for p in (src, env.get("PYTHONPATH")) if p),
+    )
+    return env
+
+
 def peak_rss_mb() -> float:
     """This process's peak resident memory, in MB (Linux reports KiB)."""
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024

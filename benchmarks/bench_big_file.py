@@ -32,7 +32,7 @@ from typing import Any
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-from _common import append_result, peak_rss_mb, print_table
+from _common import append_result, child_env, peak_rss_mb, print_table
 
 CONTENDERS = ("hgloc", "hf_hub_download")
 REPO = "hgloc-bench/big-file"
@@ -78,21 +78,6 @@ def run_contender(name: str, url: str, store: Path) -> dict[str, Any]:
 
 
 # -- the harness --------------------------------------------------------------------------------
-
-
-def child_env(url: str, home: Path) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("HF_", "HGLOC_"))}
-    src = str(HERE.parent / "src")
-    env.update(
-        HF_ENDPOINT=url,
-        HF_HOME=str(home),
-        HF_HUB_DISABLE_TELEMETRY="1",
-        HF_HUB_DISABLE_XET="1",
-        HF_HUB_DISABLE_PROGRESS_BARS="1",
-        HF_HUB_DISABLE_IMPLICIT_TOKEN="1",
-        PYTHONPATH=os.pathsep.join(p for p in (src, env.get("PYTHONPATH")) if p),
-    )
-    return env
 
 
 def measure(name: str, url: str, work: Path) -> dict[str, Any]:

@@ -28,7 +28,7 @@ from typing import Any
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-from _common import append_result, peak_rss_mb, print_table
+from _common import append_result, child_env, peak_rss_mb, print_table
 
 CONTENDERS = ("floor", "hgloc", "hgloc_warm", "hf_threads", "hf_sequential")
 S3_CONTENDERS = ("floor_s3", "hgloc_s3")  # with --s3: into a bucket on a moto server
@@ -200,21 +200,6 @@ def _hf_model(model_id: str, cache: Path) -> None:
 
 
 # -- the harness --------------------------------------------------------------------------------
-
-
-def child_env(url: str, home: Path) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("HF_", "HGLOC_"))}
-    src = str(HERE.parent / "src")
-    env.update(
-        HF_ENDPOINT=url,
-        HF_HOME=str(home),
-        HF_HUB_DISABLE_TELEMETRY="1",
-        HF_HUB_DISABLE_XET="1",
-        HF_HUB_DISABLE_PROGRESS_BARS="1",
-        HF_HUB_DISABLE_IMPLICIT_TOKEN="1",
-        PYTHONPATH=os.pathsep.join(p for p in (src, env.get("PYTHONPATH")) if p),
-    )
-    return env
 
 
 def measure(

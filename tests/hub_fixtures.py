@@ -64,3 +64,15 @@ def hf_subprocess_env(url: str, home: Path) -> dict[str, str]:
 @pytest.fixture
 def hf_env(hub_url: str, tmp_path: Path) -> dict[str, str]:
     return hf_subprocess_env(hub_url, tmp_path / "hf_home")
+
+
+def normal_ids(hub: HubEmulator, n: int, start: int = 0) -> list[str]:
+    """Ordinary corpus repos (no special ones) with both a card and a config."""
+    ids = [
+        repo_id
+        for repo_id, repo in hub.repos.items()
+        if not repo_id.startswith("hgloc")
+        and {"README.md", "config.json"} <= set(repo.commits[repo.head()])
+    ]
+    assert len(ids) >= start + n, f"the corpus has {len(ids)} such repos, {start + n} wanted"
+    return ids[start : start + n]

@@ -16,7 +16,7 @@ from typing import Any
 
 import attrs
 import pytest
-from hub_fixtures import corpus_hub
+from hub_fixtures import corpus_hub, normal_ids
 
 import hgloc
 from hgloc import Config, Localizer, Status
@@ -75,17 +75,6 @@ def member(
     }
     values.update(overrides)
     return Config(**values)
-
-
-def normal_ids(hub: HubEmulator, n: int, start: int = 0) -> list[str]:
-    """Ordinary corpus repos with both a card and a config."""
-    ids = [
-        repo_id
-        for repo_id, repo in hub.repos.items()
-        if not repo_id.startswith("hgloc")
-        and {"README.md", "config.json"} <= set(repo.commits[repo.head()])
-    ]
-    return ids[start : start + n]
 
 
 async def test_team_workflow(

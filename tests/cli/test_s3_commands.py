@@ -22,7 +22,7 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner, Result
-from hub_fixtures import corpus_hub
+from hub_fixtures import corpus_hub, normal_ids
 
 from hgloc.cli import cli
 from hgloc.cli._s3_commands import SYNC_CONCURRENCY
@@ -56,18 +56,6 @@ def team_hub() -> Iterator[HubEmulator]:
 @pytest.fixture
 def bucket(moto: MotoServer) -> str:
     return moto.create_bucket(f"team-{uuid.uuid4().hex[:10]}")
-
-
-def normal_ids(hub: HubEmulator, n: int, start: int = 0) -> list[str]:
-    """Corpus repos with both a card and a config."""
-    ids = [
-        repo_id
-        for repo_id, repo in hub.repos.items()
-        if not repo_id.startswith("hgloc")
-        and {"README.md", "config.json"} <= set(repo.commits[repo.head()])
-    ]
-    assert len(ids) >= start + n
-    return ids[start : start + n]
 
 
 def s3_env(

@@ -10,11 +10,8 @@ from __future__ import annotations
 import contextlib
 import importlib.util
 import os
-import socket
 import subprocess
 import sys
-import threading
-import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -210,44 +207,12 @@ def s3_store(upstream: HubEmulator, moto: Any, tmp_path_factory: pytest.TempPath
 @contextlib.contextmanager
 def running(app: Any, *, startup_timeout: float = 20.0) -> Iterator[str]:
     """Serve ``app`` with uvicorn (lifespan on) from a daemon thread; yields its base URL."""
-    import uvicorn
+    from hgloc.testing._server import run_asgi_in_thread
 
-    # IPPROTO_TCP: asyncio sets TCP_NODELAY on accepted sockets only then (else ~40 ms
-    # per keep-alive answer).
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    config = uvicorn.Config(
-        app,
-        log_level="warning",
-        lifespan="on",
-        access_log=False,
-        ws="none",
-        interface="asgi3",
-        timeout_graceful_shutdown=2,
-    )
-    server = uvicorn.Server(config)
-    thread = threading.Thread(
-        target=server.run, kwargs={"sockets": [sock]}, name=f"hgloc-serve:{port}", daemon=True
-    )
-    thread.start()
-    deadline = time.monotonic() + startup_timeout
-    while not server.started:
-        if not thread.is_alive() or time.monotonic() > deadline:
-            server.should_exit = True
-            sock.close()
-            raise RuntimeError("hgloc serve did not start")
-        time.sleep(0.005)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
-        if thread.is_alive():
-            server.force_exit = True
-            thread.join(timeout=5)
-        sock.close()
+    with run_asgi_in_thread(
+        app, name="hgloc-serve", lifespan="on", startup_timeout=startup_timeout
+    ) as url:
+        yield url
 
 
 STORE_KINDS = ["local", "memory", "s3"]

@@ -15,6 +15,7 @@ import time
 from collections.abc import Collection, Iterable, Iterator, Mapping
 from pathlib import Path
 from types import ModuleType
+from typing import Any
 
 from hgloc.errors import MissingExtraError
 
@@ -152,47 +153,15 @@ class HubEmulator:
         """Serve on ``127.0.0.1:<free port>`` from a daemon thread; yields the base URL."""
         if self.url is not None:
             raise RuntimeError(f"emulator already running at {self.url}")
-        uvicorn = _uvicorn()
         _install_log_filter()
-        # IPPROTO_TCP explicitly: asyncio sets TCP_NODELAY on accepted sockets only when
-        # proto is TCP; with proto 0 every response waits ~40 ms for a delayed ACK.
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-        config = uvicorn.Config(
-            self.app,
-            log_level="warning",
-            lifespan="off",
-            access_log=False,
-            http=_http_impl(),
-            interface="asgi3",
-            ws="none",
-            timeout_graceful_shutdown=2,
-        )
-        server = uvicorn.Server(config)
-        thread = threading.Thread(
-            target=server.run, kwargs={"sockets": [sock]}, name=f"hub-emulator:{port}", daemon=True
-        )
-        thread.start()
-        deadline = time.monotonic() + startup_timeout
-        while not server.started:
-            if not thread.is_alive() or time.monotonic() > deadline:
-                server.should_exit = True
-                sock.close()
-                raise RuntimeError("hub emulator failed to start")
-            time.sleep(0.005)
-        self.url = f"http://127.0.0.1:{port}"
-        try:
-            yield self.url
-        finally:
-            self.url = None
-            server.should_exit = True
-            thread.join(timeout=5)
-            if thread.is_alive():  # a client kept a request open: stop waiting for it
-                server.force_exit = True
-                thread.join(timeout=5)
-            sock.close()
+        with run_asgi_in_thread(
+            self.app, name="hub-emulator", http=_http_impl(), startup_timeout=startup_timeout
+        ) as url:
+            self.url = url
+            try:
+                yield url
+            finally:
+                self.url = None
 
     @staticmethod
     @contextlib.contextmanager
@@ -248,3 +217,57 @@ class HubEmulator:
                 proc.kill()
                 proc.wait()
             proc.stdout.close()
+
+
+@contextlib.contextmanager
+def run_asgi_in_thread(
+    app: Any,
+    *,
+    name: str,
+    lifespan: str = "off",
+    http: str = "auto",
+    startup_timeout: float = 10.0,
+) -> Iterator[str]:
+    """Serve an ASGI ``app`` with uvicorn on ``127.0.0.1:<free port>`` from a daemon thread.
+
+    Yields the base URL; stops the server (and waits for it) on exit. Used by
+    the emulator and by the tests of ``hgloc serve``.
+    """
+    uvicorn = _uvicorn()
+    # IPPROTO_TCP explicitly: asyncio sets TCP_NODELAY on accepted sockets only when
+    # proto is TCP; with proto 0 every response waits ~40 ms for a delayed ACK.
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    config = uvicorn.Config(
+        app,
+        log_level="warning",
+        lifespan=lifespan,
+        access_log=False,
+        http=http,
+        interface="asgi3",
+        ws="none",
+        timeout_graceful_shutdown=2,
+    )
+    server = uvicorn.Server(config)
+    thread = threading.Thread(
+        target=server.run, kwargs={"sockets": [sock]}, name=f"{name}:{port}", daemon=True
+    )
+    thread.start()
+    deadline = time.monotonic() + startup_timeout
+    while not server.started:
+        if not thread.is_alive() or time.monotonic() > deadline:
+            server.should_exit = True
+            sock.close()
+            raise RuntimeError(f"{name} failed to start")
+        time.sleep(0.005)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=5)
+        if thread.is_alive():  # a client kept a request open: stop waiting for it
+            server.force_exit = True
+            thread.join(timeout=5)
+        sock.close()
