@@ -8,11 +8,11 @@ import logging
 import math
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Container, Iterable, Mapping
-from types import TracebackType
-from typing import Any, Self
+from typing import Any
 
 import anyio
 import attrs
+from anyio.abc import AsyncResource
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
 from hgloc._aio import gather
@@ -90,7 +90,7 @@ def parse_model_ref(text: str, revision: str | None = None) -> ModelRef:
     return ModelRef(validate_model_id(model_id), validate_revision(rev if sep else revision))
 
 
-class Localizer:
+class Localizer(AsyncResource):
     """Copies models from the Hub into a store; owns the HTTP client and the store.
 
     Use it as an async context manager; every method may be called
@@ -135,17 +135,6 @@ class Localizer:
         )
 
     # -- lifecycle -----------------------------------------------------------
-
-    async def __aenter__(self) -> Self:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.aclose()
 
     async def aclose(self) -> None:
         """Close the HTTP client and the store."""

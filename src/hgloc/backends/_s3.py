@@ -15,12 +15,12 @@ import random
 import re
 from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterable, Iterator, Mapping
 from contextlib import AsyncExitStack
-from types import TracebackType
-from typing import Any, Self
+from typing import Any
 from urllib.parse import quote
 
 import anyio
 import attrs
+from anyio.abc import AsyncResource
 
 from hgloc.backends._keys import validate_key, validate_prefix
 from hgloc.backends._protocol import ObjectInfo
@@ -93,7 +93,7 @@ class S3PutResult:
     etag: str
 
 
-class S3Backend:
+class S3Backend(AsyncResource):
     """Objects in ``bucket`` under ``prefix``; keys are relative to the prefix.
 
     One aiobotocore client per instance, made on first use and released by
@@ -285,17 +285,6 @@ class S3Backend:
         self._opening, self._json_locks = None, {}
         if stack is not None:
             await stack.aclose()
-
-    async def __aenter__(self) -> Self:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.aclose()
 
     # -- S3-only operations ---------------------------------------------------
 
