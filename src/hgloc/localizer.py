@@ -961,10 +961,14 @@ async def _indexing(tier: BucketTier | None) -> AsyncIterator[list[HglocError]]:
     if tier is None:
         yield failures
         return
+    body_done = False
     try:
         async with tier.deferred_index():
             yield failures
+            body_done = True
     except HglocError as exc:
+        if not body_done:
+            raise  # the run itself failed: that is not an index problem
         failures.append(exc)
 
 
