@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+import contextlib
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any, TypeVar
 
 import anyio
+from anyio.abc import TaskGroup
 
-__all__ = ["gather"]
+__all__ = ["gather", "task_group"]
 
 T = TypeVar("T")
 
@@ -30,6 +32,20 @@ async def gather(*calls: Callable[[], Awaitable[T]]) -> list[T]:
     except BaseExceptionGroup as group:
         raise _first(group) from None
     return results
+
+
+@contextlib.asynccontextmanager
+async def task_group() -> AsyncIterator[TaskGroup]:
+    """``anyio.create_task_group()`` whose first failure is raised as itself.
+
+    Public APIs run on it, so a caller catches an error it knows (a broken
+    pipe in a progress callback, an hgloc error) rather than an ``ExceptionGroup``.
+    """
+    try:
+        async with anyio.create_task_group() as tg:
+            yield tg
+    except BaseExceptionGroup as group:
+        raise _first(group) from None
 
 
 def _first(group: BaseExceptionGroup[BaseException]) -> BaseException:

@@ -55,8 +55,10 @@ async def download_model_metadata(
     """Cache a model's card and ``config.json``; return ``(True, path)`` or ``(False, message)``.
 
     Already cached: ``(True, path)`` with no request made. ``refresh=True``
-    re-checks the commit and refetches only if it moved. On failure nothing
-    partial is left in the store.
+    re-checks the commit and refetches only if it moved. On failure the
+    model does not count as cached (a full download keeps its verified files
+    and resumes next time); with a bucket, ``(False, why)`` also reports a
+    model cached locally whose upload failed.
 
     ``metadata_only=False`` caches every file of the repo, verified, ready for
     ``from_pretrained(path)``; ``allow_patterns`` / ``ignore_patterns`` narrow

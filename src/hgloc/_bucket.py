@@ -38,13 +38,12 @@ from hgloc.layout import (
     validate_model_id,
     validate_revision,
 )
-from hgloc.sources import git_blob_sha1
 
 if TYPE_CHECKING:
     from hgloc.backends._s3 import S3Backend
     from hgloc.config import Config
 
-__all__ = ["BucketEntry", "BucketTier", "check_file", "checked_stream", "index_key"]
+__all__ = ["BucketEntry", "BucketTier", "checked_stream", "index_key"]
 
 logger = logging.getLogger("hgloc")
 
@@ -322,13 +321,6 @@ class BucketTier:
             s3_data_prefix=self.config.s3_data_prefix,
         )
 
-    async def read_file(self, record: ModelRecord, name: str) -> bytes:
-        """One file of a model folder, checked against the record's size and hash."""
-        key = f"{self.folder(record.model_id, record.revision)}/{name}"
-        data = await self.backend.read(key)
-        check_file(record.files[name], data, self.backend.location(key))
-        return data
-
     async def entries(self) -> list[BucketEntry]:
         """Every model the bucket's indexes list (private index and public manifest)."""
         private, _ = await self.backend.read_json_with_etag(self.config.private_models_index_key)
@@ -369,18 +361,6 @@ async def checked_stream(
         raise IntegrityError(f"{where}: git sha1 does not match the metadata")
 
 
-def check_file(record: FileRecord, data: bytes, where: str) -> None:
-    """Raise ``IntegrityError`` unless ``data`` matches the recorded size and hash."""
-    import hashlib
-
-    if len(data) != record.size:
-        raise IntegrityError(f"{where}: expected {record.size} bytes, found {len(data)}")
-    if record.sha256 and hashlib.sha256(data).hexdigest() != record.sha256:
-        raise IntegrityError(f"{where}: sha256 does not match the metadata")
-    if record.sha1 and git_blob_sha1(data) != record.sha1:
-        raise IntegrityError(f"{where}: git sha1 does not match the metadata")
-
-
 def merge_entries(
     tier: BucketTier, private: Mapping[str, Any], public: Mapping[str, Any]
 ) -> list[BucketEntry]:
@@ -414,7 +394,8 @@ def parse_entry(tier: BucketTier, raw: Any, is_public: bool) -> BucketEntry:
     if revision == tier.config.default_revision_name:
         revision = None
     expected = tier.full_prefix(tier.folder(model_id, revision))
-    if raw.get("s3_prefix", expected).strip("/") != expected:
+    given = raw.get("s3_prefix", expected)
+    if not isinstance(given, str) or given.strip("/") != expected:
         raise StorePermissionError(
             f"s3_prefix {raw.get('s3_prefix')!r} is not the folder of {model_id!r} "
             f"({expected!r}); repair the index"

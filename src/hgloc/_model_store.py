@@ -101,6 +101,9 @@ class ModelStore:
         found: list[StoredModel] = []
         for key in meta_keys:
             prefix = key[: -len(METADATA_FILE) - 1]
+            if prefix.count("/") < 1:
+                logger.warning("skipping %s: not a model folder", self.backend.location(key))
+                continue
             if key not in raw:
                 continue  # removed while we listed
             try:

@@ -181,9 +181,7 @@ async def _repair_local(
     loc: Localizer, result: VerifyResult, prefix: str, record: ModelRecord
 ) -> VerifyResult:
     # Not cached any more from this moment: nobody is served the damaged bytes.
-    await loc.backend.delete(f"{prefix}/{METADATA_FILE}")
-    for name in result.damaged_files:
-        await loc.backend.delete(f"{prefix}/{name}")
+    await loc.store.delete(prefix, list(result.damaged_files))
     try:
         await loc.download(
             result.model_id,

@@ -15,7 +15,7 @@ import attrs
 from anyio.abc import AsyncResource
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
-from hgloc._aio import gather
+from hgloc._aio import gather, task_group
 from hgloc._big_file import ByteProgress, TransferSettings
 from hgloc._bucket import BucketEntry, BucketTier, checked_stream
 from hgloc._full_model import FullModelJob, Outcome, Patterns
@@ -41,6 +41,7 @@ from hgloc.layout import (
     CARD_FILE,
     CARD_REPO_PATH,
     CONFIG_FILE,
+    METADATA_FILE,
     FileRecord,
     ModelRecord,
     bucket_id,
@@ -616,7 +617,7 @@ class Localizer(AsyncResource):
         # The streams close as the block ends, so uploaders stop when the last worker does.
         async with (
             _indexing(tier) as index_failure,
-            anyio.create_task_group() as tg,
+            task_group() as tg,
             shares,
             queued,
         ):
@@ -697,17 +698,22 @@ class Localizer(AsyncResource):
                 return None
             prefix = self.model_prefix(model_id, revision)
             tier = self._tier
-            for name, file in record.files.items():
-                await self.backend.write_stream(
-                    f"{prefix}/{name}",
-                    checked_stream(
-                        tier.backend.read_stream(f"{tier.folder(model_id, revision)}/{name}"),
-                        file,
-                        tier.backend.location(f"{tier.folder(model_id, revision)}/{name}"),
-                    ),
-                )
-            local = attrs.evolve(record, cached_timestamp=_now())
-            await self.store.save(prefix, {}, local)
+            folder = tier.folder(model_id, revision)
+            # The folder may hold an older metadata-only copy: it stops counting as
+            # cached before its files change, and a full download of it waits.
+            async with self._folder_locks.setdefault(prefix, anyio.Lock()):
+                await self.backend.delete(f"{prefix}/{METADATA_FILE}")
+                for name, file in record.files.items():
+                    await self.backend.write_stream(
+                        f"{prefix}/{name}",
+                        checked_stream(
+                            tier.backend.read_stream(f"{folder}/{name}"),
+                            file,
+                            tier.backend.location(f"{folder}/{name}"),
+                        ),
+                    )
+                local = attrs.evolve(record, cached_timestamp=_now())
+                await self.store.save(prefix, {}, local, replacing=False)
             source = "bucket"
         elif self._public is not None and metadata_only:
             found = await self._public.fetch(model_id, revision)
@@ -841,7 +847,7 @@ class Localizer(AsyncResource):
                     progress(result)
 
         tier = await self._require_bucket()
-        async with _indexing(tier) as index_failure, anyio.create_task_group() as tg:
+        async with _indexing(tier) as index_failure, task_group() as tg:
             for _ in range(min(concurrency, len(models))):
                 tg.start_soon(worker)
         done = _unindexed_failed(results, tier, index_failure)

@@ -14,6 +14,7 @@ from __future__ import annotations
 import ctypes
 import ctypes.util
 import itertools
+import logging
 import os
 from collections.abc import Callable
 from pathlib import Path
@@ -35,6 +36,7 @@ def _load_syncfs() -> Callable[[int], int] | None:
 
 
 _SYNCFS = _load_syncfs()
+logger = logging.getLogger("hgloc")
 
 
 def _make_folder(folder: Path) -> None:
@@ -85,6 +87,11 @@ class GroupCommitter:
                         batch, self._pending = self._pending, []
                         try:
                             await anyio.to_thread.run_sync(self._commit, batch)
+                        except BaseException as exc:
+                            # No caller may think its write landed when the round broke.
+                            for waiting in batch:
+                                if waiting.error is None:
+                                    waiting.error = exc
                         finally:
                             for waiting in batch:
                                 waiting.done.set()
@@ -147,6 +154,10 @@ class GroupCommitter:
             os.close(fd)
 
     def _discard(self, job: _Job) -> None:
+        # Best effort: the caller already has the error that matters.
         for tmp, _ in job.temps:
-            self._unlink(tmp)
+            try:
+                self._unlink(tmp)
+            except OSError:
+                logger.warning("could not remove the temp file %s", tmp)
         job.temps.clear()

@@ -252,7 +252,10 @@ def _walk(base: Path, root: Path) -> list[ObjectInfo]:
         name = entry.name
         if name.startswith(_TMP_PREFIX):
             continue
-        st = entry.stat(follow_symlinks=False)
+        try:
+            st = entry.stat(follow_symlinks=False)
+        except FileNotFoundError:  # removed since scandir saw it (a refresh, a staging part)
+            continue
         out.append(
             ObjectInfo(
                 entry.path[root_len:].replace(os.sep, "/"),
