@@ -7,6 +7,8 @@ import json
 import os
 import platform
 import resource
+import subprocess
+import time
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +29,13 @@ def child_env(url: str, home: Path) -> dict[str, str]:
         PYTHONPATH=os.pathsep.join(p for p in (src, env.get("PYTHONPATH")) if p),
     )
     return env
+
+
+def timed(argv: list[str], env: dict[str, str]) -> float:
+    """Seconds a command takes, output thrown away."""
+    started = time.perf_counter()
+    subprocess.run(argv, env=env, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return time.perf_counter() - started
 
 
 def peak_rss_mb() -> float:

@@ -16,13 +16,12 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-from _common import append_result, print_table
+from _common import append_result, print_table, timed
 
 SRC = str(HERE.parent / "src")
 
@@ -57,12 +56,6 @@ def build_store(root: Path, n: int) -> None:
             },
         )
         (folder / METADATA_FILE).write_bytes(record.to_bytes())
-
-
-def timed(argv: list[str], env: dict[str, str]) -> float:
-    started = time.perf_counter()
-    subprocess.run(argv, env=env, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    return time.perf_counter() - started
 
 
 def main() -> None:

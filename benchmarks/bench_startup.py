@@ -10,21 +10,13 @@ import argparse
 import os
 import shutil
 import statistics
-import subprocess
 import sys
-import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-from _common import append_result, print_table
-
-
-def run(argv: list[str], env: dict[str, str]) -> float:
-    started = time.perf_counter()
-    subprocess.run(argv, env=env, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    return time.perf_counter() - started
+from _common import append_result, print_table, timed
 
 
 def main() -> None:
@@ -43,7 +35,7 @@ def main() -> None:
     times: dict[str, list[float]] = {name: [] for name in contenders}
     for _ in range(runs):
         for name, argv in contenders.items():  # alternate, so drift hits both alike
-            times[name].append(run(argv, env))
+            times[name].append(timed(argv, env))
     medians = {name: statistics.median(values) for name, values in times.items()}
     print_table(["command", "median s"], [[n, f"{m:.3f}"] for n, m in medians.items()])
     ratio = medians["hf --help"] / medians["hgloc --help"] if "hf --help" in medians else None

@@ -20,19 +20,14 @@ if TYPE_CHECKING:
 
     from hgloc._results import ModelResult, PrefetchReport
 
-__all__ = ["Reporter", "failure_lines", "label", "make_reporter", "summary_line"]
+__all__ = ["Reporter", "failure_lines", "make_reporter", "summary_line"]
 
 _HUMAN_STATUS = {"fetched": "fetched", "skipped": "already cached", "failed": "failed"}
 
 
-def label(result: ModelResult) -> str:
-    """``org/name`` or ``org/name@revision``, as the user wrote it."""
-    return result.model_id if result.revision is None else f"{result.model_id}@{result.revision}"
-
-
 def failure_lines(report: PrefetchReport) -> list[str]:
     """One line per failed model: which one and why (the reason says what to do)."""
-    return [f"FAILED  {label(r)}: {one_line(r.error or 'unknown error')}" for r in report.failed]
+    return [f"FAILED  {r.label}: {one_line(r.error or 'unknown error')}" for r in report.failed]
 
 
 def summary_line(report: PrefetchReport) -> str:
@@ -93,6 +88,9 @@ class SilentReporter(_Base):
 class LineReporter(_Base):
     """One line per finished model, for logs and pipes (flushed, so ``tail -f`` follows)."""
 
+    # How each status reads in a line; a subclass renames them for its command.
+    status_names = _HUMAN_STATUS
+
     def __init__(self, total: int, *, err: bool) -> None:
         super().__init__(total)
         self.err = err
@@ -101,10 +99,10 @@ class LineReporter(_Base):
         self._count(result)
         head = f"[{self.done}/{self.total}]"
         if result.ok:
-            status = _HUMAN_STATUS.get(result.status.value, result.status.value)
-            line = f"{head} {'ok':<8}{label(result)} ({status}, {result.seconds:.2f}s)"
+            status = self.status_names.get(result.status.value, result.status.value)
+            line = f"{head} {'ok':<8}{result.label} ({status}, {result.seconds:.2f}s)"
         else:
-            line = f"{head} {'FAILED':<8}{label(result)}: {one_line(result.error or '')}"
+            line = f"{head} {'FAILED':<8}{result.label}: {one_line(result.error or '')}"
         click.echo(line, err=self.err)
 
 

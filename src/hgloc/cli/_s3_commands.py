@@ -320,15 +320,7 @@ def sync_summary_line(report: PrefetchReport) -> str:
 class _SyncLines(_progress.LineReporter):
     """prefetch's plain lines, with the statuses of an upload."""
 
-    def __call__(self, result: ModelResult) -> None:
-        self._count(result)
-        head = f"[{self.done}/{self.total}]"
-        if result.ok:
-            status = _SYNC_STATUS.get(result.status.value, result.status.value)
-            line = f"{head} {'ok':<8}{result.label} ({status}, {result.seconds:.2f}s)"
-        else:
-            line = f"{head} {'FAILED':<8}{result.label}: {_output.one_line(result.error or '')}"
-        click.echo(line, err=self.err)
+    status_names = _SYNC_STATUS
 
 
 class _SyncBar(_progress.BarReporter):

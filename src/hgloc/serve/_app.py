@@ -43,6 +43,7 @@ from hgloc.serve._catalog import DEFAULT_BRANCH, BucketLayout, Catalog, LocalLay
 from hgloc.serve._page import PAGE_HEADERS, render_page
 from hgloc.serve._stream import Body, open_body
 from hgloc.serve._upstream import Upstream, Want
+from hgloc.sources._hub_protocol import split_revision
 
 if TYPE_CHECKING:
     from hgloc.localizer import Localizer
@@ -188,15 +189,6 @@ def _split_repo(segs: list[str], start: int, actions: Collection[str]) -> tuple[
     if one:
         return rest[0], start + 1
     return None
-
-
-def _split_revision(segs: list[str]) -> tuple[str, list[str]] | None:
-    """The revision and the rest; an unencoded ``refs/pr/1`` spans three segments."""
-    if not segs:
-        return None
-    if segs[0] == "refs" and len(segs) >= 3:
-        return "/".join(segs[:3]), segs[3:]
-    return segs[0], segs[1:]
 
 
 def _presented_token(authorization: str | None) -> str | None:
@@ -368,7 +360,7 @@ class HubServer:
         if rest[0] == "revision" and len(rest) >= 2:
             return await self._info(request, repo_id, "/".join(rest[1:]))
         if rest[0] == "tree":
-            split = _split_revision(rest[1:])
+            split = split_revision(rest[1:])
             if split is not None:
                 return await self._tree(request, repo_id, split[0], "/".join(split[1]))
         return _plain(404, "Not Found")
@@ -439,7 +431,7 @@ class HubServer:
         if found is None or found[1] >= len(segs) or segs[found[1]] != "resolve":
             return _plain(404, "Not Found")
         repo_id, i = found
-        split = _split_revision(segs[i + 1 :])
+        split = split_revision(segs[i + 1 :])
         if split is None or not split[1]:
             return _plain(404, "Not Found")
         revision, parts = split

@@ -29,6 +29,7 @@ __all__ = [
     "parse_retry_after",
     "resolve_url",
     "same_origin",
+    "split_revision",
 ]
 
 RETRY_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
@@ -175,3 +176,16 @@ def classify_error(status: int, headers: Mapping[str, str]) -> str:
     if status in RETRY_STATUSES:
         return HubErrorKind.RETRY
     return HubErrorKind.OTHER
+
+
+def split_revision(segs: list[str]) -> tuple[str, list[str]] | None:
+    """The revision and the rest of a URL path; an unencoded ``refs/pr/1`` spans three segments.
+
+    >>> split_revision(["refs", "pr", "1", "config.json"])
+    ('refs/pr/1', ['config.json'])
+    """
+    if not segs:
+        return None
+    if segs[0] == "refs" and len(segs) >= 3:
+        return "/".join(segs[:3]), segs[3:]
+    return segs[0], segs[1:]

@@ -21,6 +21,8 @@ from urllib.parse import parse_qsl, quote, unquote, urlencode
 import anyio
 import attrs
 
+from hgloc.sources._hub_protocol import split_revision
+
 from ._faults import Faults
 from ._frontmatter import parse_front_matter
 from ._repos import FileEntry, Repo
@@ -263,15 +265,6 @@ def _plain(status: int, text: str, extra: Headers | None = None) -> _Reply:
         (b"content-length", b"%d" % len(body)),
     ]
     return _Reply(status, headers + (extra or []), body)
-
-
-def _split_revision(segs: list[str]) -> tuple[str, list[str]] | None:
-    """Revision and the rest; an unencoded ``refs/pr/1`` spans three segments."""
-    if not segs:
-        return None
-    if segs[0] == "refs" and len(segs) >= 3:
-        return "/".join(segs[:3]), segs[3:]
-    return segs[0], segs[1:]
 
 
 class HubApp:
@@ -530,7 +523,7 @@ class HubApp:
         if rest[0] == "revision" and len(rest) >= 2:
             return self._info(req, repo, "/".join(rest[1:]))
         if rest[0] == "tree":
-            split = _split_revision(rest[1:])
+            split = split_revision(rest[1:])
             if split is not None:
                 return self._tree(req, repo, split[0], "/".join(split[1]))
         return _plain(404, "Not Found")
@@ -625,7 +618,7 @@ class HubApp:
         repo = self._open_repo(req, repo_id, 0, i)
         if isinstance(repo, _Reply):
             return repo._replace(headers=repo.headers + limit)
-        split = _split_revision(req.segs[i + 1 :])
+        split = split_revision(req.segs[i + 1 :])
         if split is None or not split[1]:
             return _plain(404, "Not Found", limit)
         revision, parts = split
