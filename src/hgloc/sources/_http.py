@@ -37,6 +37,8 @@ class Client:
     def __init__(self, *, connections: int, timeout: float) -> None:
         shards = max(1, -(-connections // _POOL_SIZE))
         per_pool = -(-connections // shards)
+        # Building an SSL context loads the CA bundle (~20 ms); one serves every pool.
+        ssl_context = httpx2.create_ssl_context()
         self._pools = [
             httpx2.AsyncClient(
                 limits=httpx2.Limits(
@@ -44,8 +46,11 @@ class Client:
                     max_keepalive_connections=per_pool,
                     keepalive_expiry=30.0,
                 ),
-                timeout=httpx2.Timeout(timeout, connect=min(timeout, 10.0)),
+                # No pool timeout: the caller bounds how many requests wait for a
+                # connection, and one waiting behind big downloads must not fail.
+                timeout=httpx2.Timeout(timeout, connect=min(timeout, 10.0), pool=None),
                 follow_redirects=False,  # the adapter follows them, dropping auth off-host
+                verify=ssl_context,
             )
             for _ in range(shards)
         ]

@@ -134,10 +134,13 @@ class HuggingFaceSource:
         self._client = (
             None if offline else _http.make_client(connections=connections, timeout=timeout)
         )
-        # Requests wait here, not in the pool: httpcore scans every pooled
-        # connection each time a queued request is assigned, which at 128
-        # requests for 64 connections cost a third of a bulk prefetch's CPU.
-        self._in_flight = anyio.Semaphore(connections)
+        # Up to one request per connection waits inside the pools, so a connection
+        # that finishes an answer takes the next request at once. Waiting only here
+        # left connections idle between requests, and httpcore probes every idle
+        # connection's socket each time a request starts or ends: that probing cost
+        # a bulk prefetch ~10% (benchmarks/bench_prefetch.py). The rest wait here,
+        # where no pool timeout applies.
+        self._in_flight = anyio.Semaphore(2 * connections)
 
     def __repr__(self) -> str:  # never show the token
         return f"HuggingFaceSource(endpoint={self.endpoint!r}, offline={self.offline})"
