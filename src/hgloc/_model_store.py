@@ -12,6 +12,7 @@ from collections.abc import Mapping
 import anyio
 import attrs
 
+from hgloc._results import CachedModel
 from hgloc.backends import StorageBackend
 from hgloc.errors import IndexCorruptError, ObjectNotFoundError
 from hgloc.layout import METADATA_FILE, ModelRecord, safe_name
@@ -86,6 +87,31 @@ class ModelStore:
         for name in names:
             await self.backend.delete(f"{prefix}/{name}")
 
+    async def cached_models(
+        self, bucket_folder: str | None, *, public_copies: bool = True
+    ) -> list[CachedModel]:
+        """The complete models of one bucket setting (see ``Localizer.list_models``).
+
+        ``bucket_folder`` is ``Config.bucket_folder``: ``None`` lists the models
+        at the root, else those of ``by_bucket/<folder>`` and (``public_copies``)
+        ``public/by_bucket/<folder>``.
+        """
+        if not bucket_folder:
+            roots = [""]
+        else:
+            roots = [f"by_bucket/{bucket_folder}"]
+            if public_copies:
+                roots.append(f"public/by_bucket/{bucket_folder}")
+        out = []
+        for root in roots:
+            for stored in await self.list(root):
+                # At the root, by_bucket/ and public/ belong to other settings.
+                if not root and stored.prefix.startswith(("by_bucket/", "public/")):
+                    continue
+                location = self.backend.location(stored.prefix)
+                out.append(CachedModel.from_record(stored.record, location))
+        return out
+
     async def list(self, root: str = "") -> list[StoredModel]:
         """Every complete model folder under ``root``, ids read from metadata files.
 
@@ -93,9 +119,7 @@ class ModelStore:
         hand, or another tool's lossy names) is skipped with a warning.
         """
         meta_keys = [
-            info.key
-            async for info in self.backend.list(root)
-            if info.key.endswith("/" + METADATA_FILE)
+            key async for key in self.backend.list_keys(root) if key.endswith("/" + METADATA_FILE)
         ]
         raw = await self.backend.read_many(meta_keys)
         found: list[StoredModel] = []

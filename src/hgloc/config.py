@@ -145,6 +145,15 @@ class Config:
     def has_bucket(self) -> bool:
         return self.s3_bucket_name is not None
 
+    @property
+    def bucket_folder(self) -> str | None:
+        """This bucket's folder in the local store (``by_bucket/<it>``); ``None`` without one."""
+        if self.s3_bucket_name is None:
+            return None
+        from hgloc.layout import bucket_id
+
+        return bucket_id(self.s3_bucket_name, self.s3_endpoint_url)
+
 
 HGLocalizationConfig = Config
 """The documented name of :class:`Config`, for HG-Localization users."""

@@ -44,7 +44,6 @@ from hgloc.layout import (
     METADATA_FILE,
     FileRecord,
     ModelRecord,
-    bucket_id,
     local_model_prefix,
     validate_model_id,
     validate_revision,
@@ -129,11 +128,7 @@ class Localizer(AsyncResource):
         self._public: PublicReader | None = None
         self._bucket_opened = False
         self._bucket_lock = anyio.Lock()
-        self._bucket_folder = (
-            bucket_id(self.config.s3_bucket_name, self.config.s3_endpoint_url)
-            if self.config.s3_bucket_name
-            else None
-        )
+        self._bucket_folder = self.config.bucket_folder
 
     # -- lifecycle -----------------------------------------------------------
 
@@ -903,21 +898,7 @@ class Localizer(AsyncResource):
         ``public_copies=False``) the copies read from its public manifest.
         Without: the models at the store's root.
         """
-        if not self._bucket_folder:
-            return await self._list("")
-        models = await self._list(f"by_bucket/{self._bucket_folder}")
-        if public_copies:
-            models += await self._list(f"public/by_bucket/{self._bucket_folder}")
-        return models
-
-    async def _list(self, root: str) -> list[CachedModel]:
-        out = []
-        for stored in await self.store.list(root):
-            # At the root, by_bucket/ and public/ belong to other settings.
-            if not root and stored.prefix.startswith(("by_bucket/", "public/")):
-                continue
-            out.append(CachedModel.from_record(stored.record, self.backend.location(stored.prefix)))
-        return out
+        return await self.store.cached_models(self._bucket_folder, public_copies=public_copies)
 
     async def cached_card(self, model_id: str, revision: str | None = None) -> str | None:
         """The cached model card, or ``None`` if the store does not hold it."""

@@ -113,6 +113,16 @@ async def test_list_under_prefix_is_recursive_and_folder_scoped(backend: Storage
     assert sizes["a/bc/3"] == 6
 
 
+async def test_list_keys_gives_the_keys_list_gives(backend: StorageBackend) -> None:
+    for key in ["a/b/1", "a/b/c/2", "a/bc/3", "z"]:
+        await backend.write(key, key.encode())
+    for prefix in ["", "a", "a/b", "a/b/", "missing"]:
+        listed = sorted([i.key async for i in backend.list(prefix)])
+        assert sorted([k async for k in backend.list_keys(prefix)]) == listed
+    with pytest.raises(InvalidKeyError):
+        [k async for k in backend.list_keys("../up")]
+
+
 async def test_delete(backend: StorageBackend) -> None:
     await backend.write("d/x", b"1")
     await backend.delete("d/x")

@@ -11,9 +11,11 @@ __all__ = ["join_key", "validate_key", "validate_prefix"]
 _MAX_KEY_LENGTH = 1024  # S3's limit on object keys, in UTF-8 bytes
 _MAX_SEGMENT_LENGTH = 255  # the usual filesystem limit on one name
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
-# Most keys are plain (letters, digits, '_', '-', '.' not leading a segment):
-# one regex clears them; anything else gets the full check with its reason.
-_PLAIN = re.compile(r"[\w-][\w.-]*(?:/[\w-][\w.-]*)*", re.ASCII)
+# Most keys are plain (segments of letters, digits, '_', '-' and '.', but not
+# '.' or '..'): one regex clears them; anything else gets the full check with
+# its reason. Metadata files (".hg_localization_...") are plain too.
+_SEGMENT = r"(?!\.\.?(?:/|\Z))[\w.-]+"
+_PLAIN = re.compile(rf"{_SEGMENT}(?:/{_SEGMENT})*", re.ASCII)
 
 
 def validate_key(key: str) -> str:

@@ -169,6 +169,12 @@ class LocalBackend:
         for info in infos:
             yield info
 
+    async def list_keys(self, prefix: str = "") -> AsyncIterator[str]:
+        prefix = validate_prefix(prefix)
+        base = self.root.joinpath(*prefix.split("/")) if prefix else self.root
+        for key in await anyio.to_thread.run_sync(_walk_keys, base, self.root):
+            yield key
+
     async def delete(self, key: str) -> None:
         await anyio.to_thread.run_sync(_unlink_quietly, self.target_path(key))
 
@@ -249,9 +255,6 @@ def _walk(base: Path, root: Path) -> list[ObjectInfo]:
     out: list[ObjectInfo] = []
     root_len = len(str(root)) + 1
     for entry in _scan(base):
-        name = entry.name
-        if name.startswith(_TMP_PREFIX):
-            continue
         try:
             st = entry.stat(follow_symlinks=False)
         except FileNotFoundError:  # removed since scandir saw it (a refresh, a staging part)
@@ -266,7 +269,14 @@ def _walk(base: Path, root: Path) -> list[ObjectInfo]:
     return out
 
 
+def _walk_keys(base: Path, root: Path) -> list[str]:
+    # Names only: a DirEntry knows file from folder without a stat.
+    root_len = len(str(root)) + 1
+    return [entry.path[root_len:].replace(os.sep, "/") for entry in _scan(base)]
+
+
 def _scan(base: Path) -> Iterator[os.DirEntry[str]]:
+    """Every file under ``base`` (symlinks not followed), in-flight temp files left out."""
     stack = [str(base)]
     while stack:
         folder = stack.pop()
@@ -275,7 +285,9 @@ def _scan(base: Path) -> Iterator[os.DirEntry[str]]:
                 for entry in it:
                     if entry.is_dir(follow_symlinks=False):
                         stack.append(entry.path)
-                    elif entry.is_file(follow_symlinks=False):
+                    elif entry.is_file(follow_symlinks=False) and not entry.name.startswith(
+                        _TMP_PREFIX
+                    ):
                         yield entry
         except (FileNotFoundError, NotADirectoryError):
             continue

@@ -91,6 +91,10 @@ class MemoryBackend:
             if key.startswith(start):
                 yield ObjectInfo(key, len(data), modified)
 
+    async def list_keys(self, prefix: str = "") -> AsyncIterator[str]:
+        async for info in self.list(prefix):
+            yield info.key
+
     async def delete(self, key: str) -> None:
         self._objects.pop(validate_key(key), None)
 

@@ -276,6 +276,10 @@ class S3Backend(AsyncResource):
                 return
             kwargs["ContinuationToken"] = page["NextContinuationToken"]
 
+    async def list_keys(self, prefix: str = "") -> AsyncIterator[str]:
+        async for info in self.list(prefix):
+            yield info.key
+
     async def delete(self, key: str) -> None:
         await self._request("delete_object", key, Key=self._full(key))
 

@@ -235,7 +235,7 @@ def list_s3_models(settings: Settings, as_json: bool) -> None:
             err=True,
         )
     if as_json:
-        _output.echo_json([e.as_dict() for e in entries])
+        _output.echo_json_records(e.as_dict() for e in entries)
     elif entries:
         noun = "model" if len(entries) == 1 else "models"
         _print_table([_row(e) for e in entries], title=f"{len(entries)} {noun} in {where}")
