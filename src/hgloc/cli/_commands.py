@@ -265,9 +265,10 @@ def _download_line(
 def list_local_models(settings: Settings, as_json: bool) -> None:
     """List the models the local store holds.
 
-    On a terminal: a table. Piped: one aligned line per model. --json prints
-    the documented dicts (model_id, revision, commit, has_card, has_config,
-    is_public, is_full_model, path, cached_timestamp).
+    On a terminal: a table (past 1,000 models, aligned lines). Piped: one
+    aligned line per model. --json prints a list of the documented dicts, one
+    a line (model_id, revision, commit, has_card, has_config, is_public,
+    is_full_model, path, cached_timestamp).
 
     \b
     Examples:
