@@ -39,8 +39,20 @@ def timed(argv: list[str], env: dict[str, str]) -> float:
 
 
 def peak_rss_mb() -> float:
-    """This process's peak resident memory, in MB (Linux reports KiB)."""
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    """This process's peak resident memory, in MB.
+
+    Linux's ``VmHWM`` is this program's own peak. ``ru_maxrss`` is not, in a child:
+    it keeps the peak of the parent that spawned it (carried across ``exec``), so a
+    contender would be charged for the harness's memory.
+    """
+    try:
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024  # kB
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
 
 
 def machine() -> dict[str, Any]:

@@ -582,6 +582,10 @@ def test_run_in_subprocess() -> None:
     with HubEmulator.run_in_subprocess(corpus_size=25, latency=0.0) as url:
         assert re.fullmatch(r"http://127\.0\.0\.1:\d+", url)
         info = httpx2.get(f"{url}/api/models/hgloc-test/lfs").json()
+        # The stats route counts what the emulator served, not itself.
+        assert httpx2.get(f"{url}/_emulator/stats").json() == {"requests": 1}
+        httpx2.get(f"{url}/hgloc-test/lfs/resolve/main/nope.txt")
+        assert httpx2.get(f"{url}/_emulator/stats").json() == {"requests": 2}
     assert info["sha"] == SPECIALS["lfs"].commit_sha(0)
 
 

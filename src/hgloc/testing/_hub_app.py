@@ -258,6 +258,15 @@ def _error(status: int, code: str | None, message: str, extra: Headers | None = 
     return _Reply(status, headers + (extra or []), body)
 
 
+def _json_reply(body: bytes) -> _Reply:
+    return _Reply(200, [(b"content-type", _JSON), (b"content-length", b"%d" % len(body))], body)
+
+
+async def _send_reply(send: Send, reply: _Reply) -> None:
+    await send({"type": "http.response.start", "status": reply.status, "headers": reply.headers})
+    await send({"type": "http.response.body", "body": bytes(reply.body)})
+
+
 def _plain(status: int, text: str, extra: Headers | None = None) -> _Reply:
     body = text.encode()
     headers: Headers = [
@@ -272,6 +281,10 @@ class HubApp:
 
     See :class:`hgloc.testing.HubEmulator` for the meaning of the arguments; the app
     is usable on its own (e.g. with an in-process ASGI transport).
+
+    ``GET /_emulator/stats`` (no Hub has it) answers ``{"requests": n}``, the
+    requests served so far, itself not counted: how a benchmark checks that a
+    run made no request, when the emulator runs in another process.
     """
 
     def __init__(
@@ -301,6 +314,7 @@ class HubApp:
         self.record_requests = record_requests
         self.reject_invalid_tokens = reject_invalid_tokens
         self.requests: list[RequestRecord] = []
+        self.served = 0  # requests answered, recorded or not
         self._faults = faults or Faults()
         self._rng = random.Random(self._faults.seed)
         self._count = 0
@@ -358,6 +372,10 @@ class HubApp:
         if raw and raw[-1] == b"":
             raw.pop()
         segs = [unquote(s.decode("utf-8", "replace")) for s in raw]
+        if segs == ["_emulator", "stats"]:
+            await _send_reply(send, _json_reply(_json({"requests": self.served})))
+            return
+        self.served += 1
         grant = self.tokens.get(token) if token is not None else None
         server = scope.get("server")
         port = server[1] if server and server[1] else 80
@@ -542,7 +560,7 @@ class HubApp:
         body = cache.info.get(key)
         if body is None:
             body = cache.info[key] = _json(_model_info(repo, index, blobs))
-        return _Reply(200, [(b"content-type", _JSON), (b"content-length", b"%d" % len(body))], body)
+        return _json_reply(body)
 
     def _tree(self, req: _Request, repo: Repo, revision: str, path: str) -> _Reply:
         index = repo.resolve(revision)
