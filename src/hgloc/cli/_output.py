@@ -22,6 +22,7 @@ if TYPE_CHECKING:
 __all__ = [
     "config_summary",
     "console",
+    "draws_table",
     "echo_json",
     "echo_json_records",
     "is_interactive",
@@ -30,6 +31,7 @@ __all__ = [
     "print_card",
     "print_config",
     "print_models",
+    "print_table",
     "short_commit",
     "split_front_matter",
 ]
@@ -116,17 +118,41 @@ def _row(model: CachedModel) -> tuple[str, ...]:
 
 
 def print_models(models: Sequence[CachedModel], *, root: str) -> None:
-    """A table of cached models: drawn with rich on a terminal, aligned plain text otherwise.
+    """A table of cached models (see :func:`print_table`).
 
-    Plain text keeps one model per line and absolute paths whatever the width,
-    so ``grep`` and ``awk`` work on it; ``--json`` is the format for programs.
-    Lists longer than a terminal could usefully show are printed plain there too.
-    The drawn table shows paths relative to ``root`` (named in its title) to fit.
+    The drawn table shows paths relative to ``root`` (named in its title) to fit;
+    plain lines keep them absolute.
     """
     rows = [_row(m) for m in models]
-    if not is_terminal() or len(rows) > _MAX_DRAWN_ROWS:
-        widths = [max(len(c), *(len(r[i]) for r in rows)) for i, c in enumerate(_COLUMNS)]
-        for cells in (tuple(c.upper() for c in _COLUMNS), *rows):
+    if draws_table(len(rows)):
+        prefix = root.rstrip(os.sep) + os.sep
+        rows = [(*cells[:-1], cells[-1].removeprefix(prefix)) for cells in rows]
+    noun = "model" if len(rows) == 1 else "models"
+    print_table(_COLUMNS, rows, title=f"{len(rows)} {noun} in {root}", folded=("model", "path"))
+
+
+def draws_table(rows: int) -> bool:
+    """Whether :func:`print_table` draws ``rows`` rows with rich (else plain lines)."""
+    return rows <= _MAX_DRAWN_ROWS and is_terminal()
+
+
+def print_table(
+    columns: Sequence[str],
+    rows: Sequence[Sequence[str]],
+    *,
+    title: str,
+    folded: Sequence[str] = (),
+) -> None:
+    """Rows drawn with rich on a terminal, else aligned plain lines under an upper-case header.
+
+    Plain lines keep one row per line whatever the width, so ``grep`` and
+    ``awk`` work on them; lists longer than a terminal could usefully show are
+    printed plain there too. Drawn, the ``folded`` columns (what people copy:
+    ids, paths) wrap whole and are never cut; the others never wrap.
+    """
+    if not draws_table(len(rows)):
+        widths = [max(len(c), *(len(r[i]) for r in rows)) for i, c in enumerate(columns)]
+        for cells in (tuple(c.upper() for c in columns), *rows):
             line = "  ".join(cell.ljust(w) for cell, w in zip(cells, widths, strict=True))
             click.echo(line.rstrip())
         return
@@ -134,21 +160,14 @@ def print_models(models: Sequence[CachedModel], *, root: str) -> None:
     from rich import box
     from rich.table import Table
 
-    prefix = root.rstrip(os.sep) + os.sep
-    noun = "model" if len(rows) == 1 else "models"
     table = Table(
-        title=f"{len(rows)} {noun} in {root}",
-        title_justify="left",
-        box=box.SIMPLE_HEAD,
-        pad_edge=False,
+        title=title, title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False,
         collapse_padding=True,
-    )
-    for name in _COLUMNS:
-        # The id and the path are what people copy: folded, never cut; short columns never wrap.
-        table.add_column(name, overflow="fold", no_wrap=name not in ("model", "path"))
+    )  # fmt: skip
+    for name in columns:
+        table.add_column(name.replace("_", " "), overflow="fold", no_wrap=name not in folded)
     for cells in rows:
-        path = cells[-1]
-        table.add_row(*cells[:-1], path.removeprefix(prefix) if path.startswith(prefix) else path)
+        table.add_row(*cells)
     console().print(table)
 
 

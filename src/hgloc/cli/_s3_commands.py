@@ -8,7 +8,6 @@ hgloc's API (and with it aiobotocore) is imported inside the functions, so
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
 from typing import TYPE_CHECKING, Self
 
 import click
@@ -167,32 +166,6 @@ def _row(entry: BucketEntry) -> tuple[str, ...]:
     )
 
 
-def _print_table(rows: Sequence[tuple[str, ...]], *, title: str) -> None:
-    """Rich on a terminal; aligned plain lines (one model each, for grep/awk) otherwise."""
-    if not _output.is_terminal():
-        widths = [max(len(c), *(len(r[i]) for r in rows)) for i, c in enumerate(_COLUMNS)]
-        for cells in (tuple(c.upper() for c in _COLUMNS), *rows):
-            line = "  ".join(cell.ljust(w) for cell, w in zip(cells, widths, strict=True))
-            click.echo(line.rstrip())
-        return
-
-    from rich import box
-    from rich.table import Table
-
-    table = Table(
-        title=title, title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False,
-        collapse_padding=True,
-    )  # fmt: skip
-    for name in _COLUMNS:
-        # Ids and prefixes are what people copy: folded, never cut.
-        table.add_column(
-            name.replace("_", " "), overflow="fold", no_wrap=name not in ("model", "s3_prefix")
-        )
-    for cells in rows:
-        table.add_row(*cells)
-    _output.console().print(table)
-
-
 @click.command("list-s3-models")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON list instead of a table.")
 @pass_settings
@@ -238,7 +211,9 @@ def list_s3_models(settings: Settings, as_json: bool) -> None:
         _output.echo_json_records(e.as_dict() for e in entries)
     elif entries:
         noun = "model" if len(entries) == 1 else "models"
-        _print_table([_row(e) for e in entries], title=f"{len(entries)} {noun} in {where}")
+        rows = [_row(e) for e in entries]
+        title = f"{len(entries)} {noun} in {where}"
+        _output.print_table(_COLUMNS, rows, title=title, folded=("model", "s3_prefix"))
     elif not settings.quiet:
         click.echo(
             f"No models in {where}; share one with `{prog_name()} sync-local-model-to-s3 ID`",
