@@ -32,7 +32,7 @@ from typing import Any
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-from _common import append_result, child_env, peak_rss_mb, print_table
+from _common import append_result, child_env, peak_rss_mb, print_table, settle_disk
 
 CONTENDERS = ("hgloc", "hf_hub_download")
 REPO = "hgloc-bench/big-file"
@@ -83,6 +83,7 @@ def run_contender(name: str, url: str, store: Path) -> dict[str, Any]:
 def measure(name: str, url: str, work: Path) -> dict[str, Any]:
     store, home = work / f"{name}-store", work / f"{name}-home"
     cmd = [sys.executable, __file__, "--child", name, "--url", url, "--store", str(store)]
+    settle_disk()
     try:
         out = subprocess.run(
             cmd, env=child_env(url, home), check=True, capture_output=True, text=True, timeout=1800

@@ -31,7 +31,7 @@ from typing import Any
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-from _common import append_result, child_env, peak_rss_mb, print_table
+from _common import append_result, child_env, peak_rss_mb, print_table, settle_disk
 
 CONTENDERS = ("floor", "hgloc", "hgloc_warm", "hgloc_refresh", "hf_threads", "hf_sequential")
 WARM = ("hgloc_warm", "hgloc_refresh")  # a second run over a full store; only it is timed
@@ -288,6 +288,7 @@ def measure(
     env = child_env(url, work / f"{name}-home")
     if s3 is not None:
         env.update(BENCH_BUCKET=s3[0], BENCH_S3=s3[1])
+    settle_disk()
     out = subprocess.run(cmd, env=env, check=True, capture_output=True, text=True, timeout=1800)
     return dict(json.loads(out.stdout.strip().splitlines()[-1]))
 
