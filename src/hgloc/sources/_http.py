@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import contextlib
-import itertools
+from collections.abc import AsyncIterator
 
 import httpcore2
 import httpx2
@@ -25,13 +25,15 @@ _POOL_SIZE = 16  # connections per pool; see Client
 
 
 class Client:
-    """One client over a few small connection pools, used round-robin.
+    """One client over a few small connection pools; each request goes to the least busy.
 
     httpcore checks every idle connection of a pool (a socket probe each)
     whenever a request starts or ends. With one pool of 64 connections and
     many of them idle between requests, that probing cost more CPU than the
     requests in a bulk prefetch; pools of 16 make each check 4x cheaper.
-    Together they hold ``connections`` sockets at most.
+    Together they hold ``connections`` sockets at most. Requests go to the pool
+    with the fewest under way, so none waits behind a pool busy with big
+    downloads while another has a free connection.
     """
 
     def __init__(self, *, connections: int, timeout: float) -> None:
@@ -54,17 +56,29 @@ class Client:
             )
             for _ in range(shards)
         ]
-        self._next = itertools.cycle(self._pools)
+        self._busy = [0] * len(self._pools)  # requests under way, per pool
 
-    def stream(
+    @contextlib.asynccontextmanager
+    async def _pool(self) -> AsyncIterator[httpx2.AsyncClient]:
+        index = min(range(len(self._pools)), key=self._busy.__getitem__)
+        self._busy[index] += 1
+        try:
+            yield self._pools[index]
+        finally:
+            self._busy[index] -= 1
+
+    @contextlib.asynccontextmanager
+    async def stream(
         self, method: str, url: str, *, headers: dict[str, str]
-    ) -> contextlib.AbstractAsyncContextManager[httpx2.Response]:
-        """``AsyncClient.stream`` on the next pool."""
-        return next(self._next).stream(method, url, headers=headers)
+    ) -> AsyncIterator[httpx2.Response]:
+        """``AsyncClient.stream`` on the least busy pool."""
+        async with self._pool() as pool, pool.stream(method, url, headers=headers) as response:
+            yield response
 
     async def get(self, url: str) -> httpx2.Response:
-        """A whole small answer (``AsyncClient.get``) from the next pool."""
-        return await next(self._next).get(url)
+        """A whole small answer (``AsyncClient.get``) from the least busy pool."""
+        async with self._pool() as pool:
+            return await pool.get(url)
 
     async def aclose(self) -> None:
         for pool in self._pools:
