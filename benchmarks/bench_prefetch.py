@@ -20,7 +20,6 @@ import contextlib
 import json
 import os
 import resource
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -251,11 +250,12 @@ def _hf_model(model_id: str, cache: Path) -> None:
 
 
 def _median_row(turns: list[dict[str, Any]]) -> dict[str, Any]:
-    """A contender's row: its median turn, with every turn's time and the peak memory."""
+    """A contender's row: its median turn, with every turn's time, its peak memory and failures."""
     ordered = sorted(turns, key=lambda row: row["seconds"])
     row = dict(ordered[(len(ordered) - 1) // 2])  # the lower median: a turn that happened
-    row["cpu_s"] = statistics.median(t["cpu_s"] for t in turns)
     row["peak_rss_mb"] = max(t["peak_rss_mb"] for t in turns)
+    if "failed" in row:
+        row["failed"] = sum(t["failed"] for t in turns)  # over every turn, not the median's
     row["turns_s"] = [round(t["seconds"], 3) for t in turns]
     return row
 
@@ -411,8 +411,12 @@ def main() -> None:
     for name in WARM:
         if name in by:
             print(f"{name}: {by[name]['requests']} requests to the Hub in the timed rerun")
-    if "hgloc" in by and by["hgloc"].get("failed"):
-        print(f"WARNING: hgloc reported {by['hgloc']['failed']} failures", file=sys.stderr)
+    for row in rows:
+        if row.get("failed"):
+            print(
+                f"WARNING: {row['contender']} reported {row['failed']} failures",
+                file=sys.stderr,
+            )
     append_result(
         "prefetch",
         {

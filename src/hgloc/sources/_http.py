@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import AsyncIterator
 
+import anyio
 import httpcore2
 import httpx2
 
@@ -25,60 +26,97 @@ _POOL_SIZE = 16  # connections per pool; see Client
 
 
 class Client:
-    """One client over a few small connection pools; each request goes to the least busy.
+    """One client over a few small connection pools, admitting requests itself.
 
     httpcore checks every idle connection of a pool (a socket probe each)
     whenever a request starts or ends. With one pool of 64 connections and
     many of them idle between requests, that probing cost more CPU than the
     requests in a bulk prefetch; pools of 16 make each check 4x cheaper.
-    Together they hold ``connections`` sockets at most. Requests go to the pool
-    with the fewest under way, so none waits behind a pool busy with big
-    downloads while another has a free connection.
+    Together they hold ``connections`` sockets at most.
+
+    A request goes to the pool with the fewest under way. When every
+    connection is taken, a short request (a small answer read whole) may still
+    queue inside a pool whose requests are all short, up to one per connection:
+    a connection that finishes an answer then starts the next at once, instead
+    of idling (and being probed) until the next request arrives. Nothing
+    queues behind a long request (a big file's bytes, which may take minutes):
+    such requests wait here until a connection is free, in whichever pool.
     """
 
     def __init__(self, *, connections: int, timeout: float) -> None:
         shards = max(1, -(-connections // _POOL_SIZE))
-        per_pool = -(-connections // shards)
+        self._per_pool = -(-connections // shards)
         # Building an SSL context loads the CA bundle (~20 ms); one serves every pool.
         ssl_context = httpx2.create_ssl_context()
         self._pools = [
             httpx2.AsyncClient(
                 limits=httpx2.Limits(
-                    max_connections=per_pool,
-                    max_keepalive_connections=per_pool,
+                    max_connections=self._per_pool,
+                    max_keepalive_connections=self._per_pool,
                     keepalive_expiry=30.0,
                 ),
-                # No pool timeout: the caller bounds how many requests wait for a
-                # connection, and one waiting behind big downloads must not fail.
+                # No pool timeout: a request waits in a pool only behind short ones.
                 timeout=httpx2.Timeout(timeout, connect=min(timeout, 10.0), pool=None),
                 follow_redirects=False,  # the adapter follows them, dropping auth off-host
                 verify=ssl_context,
             )
             for _ in range(shards)
         ]
-        self._busy = [0] * len(self._pools)  # requests under way, per pool
+        self._busy = [0] * shards  # requests under way (or queued inside), per pool
+        self._long = [0] * shards  # of which long ones
+        self._freed: anyio.Event | None = None  # made by the first waiter, set on a release
 
-    @contextlib.asynccontextmanager
-    async def _pool(self) -> AsyncIterator[httpx2.AsyncClient]:
+    def _choose(self, long: bool) -> int | None:
+        """The pool to send to now, or None: wait for a request to end."""
         index = min(range(len(self._pools)), key=self._busy.__getitem__)
+        if self._busy[index] < self._per_pool:
+            return index  # a free connection
+        if long:
+            return None
+        for index in sorted(range(len(self._pools)), key=self._busy.__getitem__):
+            if self._long[index] == 0 and self._busy[index] < 2 * self._per_pool:
+                return index  # queue behind short requests only
+        return None
+
+    async def _take(self, long: bool) -> int:
+        """Wait for a pool that may take the request; count the request in it."""
+        while (index := self._choose(long)) is None:
+            if self._freed is None:
+                self._freed = anyio.Event()
+            await self._freed.wait()
         self._busy[index] += 1
-        try:
-            yield self._pools[index]
-        finally:
-            self._busy[index] -= 1
+        self._long[index] += long
+        return index
+
+    def _give_back(self, index: int, long: bool) -> None:
+        self._busy[index] -= 1
+        self._long[index] -= long
+        if self._freed is not None:  # every waiter looks again
+            self._freed.set()
+            self._freed = None
 
     @contextlib.asynccontextmanager
     async def stream(
-        self, method: str, url: str, *, headers: dict[str, str]
+        self, method: str, url: str, *, headers: dict[str, str], long: bool = False
     ) -> AsyncIterator[httpx2.Response]:
-        """``AsyncClient.stream`` on the least busy pool."""
-        async with self._pool() as pool, pool.stream(method, url, headers=headers) as response:
-            yield response
+        """``AsyncClient.stream`` on the pool chosen as above.
+
+        ``long``: the answer may take long to consume (a big file's bytes).
+        """
+        index = await self._take(long)
+        try:
+            async with self._pools[index].stream(method, url, headers=headers) as response:
+                yield response
+        finally:
+            self._give_back(index, long)
 
     async def get(self, url: str) -> httpx2.Response:
-        """A whole small answer (``AsyncClient.get``) from the least busy pool."""
-        async with self._pool() as pool:
-            return await pool.get(url)
+        """A whole small answer (``AsyncClient.get``)."""
+        index = await self._take(False)
+        try:
+            return await self._pools[index].get(url)
+        finally:
+            self._give_back(index, False)
 
     async def aclose(self) -> None:
         for pool in self._pools:

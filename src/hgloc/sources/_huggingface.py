@@ -134,13 +134,6 @@ class HuggingFaceSource:
         self._client = (
             None if offline else _http.make_client(connections=connections, timeout=timeout)
         )
-        # Up to one request per connection waits inside the pools, so a connection
-        # that finishes an answer takes the next request at once. Waiting only here
-        # left connections idle between requests, and httpcore probes every idle
-        # connection's socket each time a request starts or ends: that probing cost
-        # a bulk prefetch ~10% (benchmarks/bench_prefetch.py). The rest wait here,
-        # where no pool timeout applies.
-        self._in_flight = anyio.Semaphore(2 * connections)
 
     def __repr__(self) -> str:  # never show the token
         return f"HuggingFaceSource(endpoint={self.endpoint!r}, offline={self.offline})"
@@ -286,7 +279,7 @@ class HuggingFaceSource:
             try:
                 header = range_header(pos, end)
                 async with self._open(
-                    cdn_url or hub_url, {"range": header} if header else None
+                    cdn_url or hub_url, {"range": header} if header else None, long=True
                 ) as opened:
                     if cdn_url is not None and opened.response.status_code >= 400:
                         self._locations.pop(key, None)  # a signed link that expired
@@ -459,16 +452,20 @@ class HuggingFaceSource:
 
     @contextlib.asynccontextmanager
     async def _open(
-        self, url: str, extra_headers: Mapping[str, str] | None = None
+        self, url: str, extra_headers: Mapping[str, str] | None = None, *, long: bool = False
     ) -> AsyncIterator[_Opened]:
-        """GET ``url``, following redirects; the token goes to the Hub's own host only."""
+        """GET ``url``, following redirects; the token goes to the Hub's own host only.
+
+        ``long``: the answer is a big file's bytes, consumed at the caller's pace
+        (see ``_http.Client``: nothing queues behind it).
+        """
         assert self._client is not None
-        async with self._in_flight, self._follow(url, extra_headers) as opened:
+        async with self._follow(url, extra_headers, long=long) as opened:
             yield opened
 
     @contextlib.asynccontextmanager
     async def _follow(
-        self, url: str, extra_headers: Mapping[str, str] | None
+        self, url: str, extra_headers: Mapping[str, str] | None, *, long: bool
     ) -> AsyncIterator[_Opened]:
         assert self._client is not None
         hub_headers: dict[str, str] = {}
@@ -477,7 +474,7 @@ class HuggingFaceSource:
             on_hub = same_origin(url, self.endpoint)
             if on_hub and self._token:
                 headers["authorization"] = f"Bearer {self._token}"
-            async with self._client.stream("GET", url, headers=headers) as response:
+            async with self._client.stream("GET", url, headers=headers, long=long) as response:
                 answer_headers = {k.lower(): v for k, v in response.headers.items()}
                 if on_hub:
                     # A CDN hop must not erase what the Hub announced (commit, sha256).
