@@ -63,9 +63,21 @@ async def _fill(
     return pools
 
 
-async def test_nothing_queues_behind_a_long_answer(hub_url: str, client: Client) -> None:
+@pytest.mark.parametrize(
+    ("long", "while_waiting", "freed"),
+    [
+        # Behind big answers nothing queues: the request waits in the client and
+        # goes to whichever pool frees a connection first.
+        (True, [16, 16], 1),
+        # Behind short answers it queues inside a pool (one per connection at most).
+        (False, [17, 16], 0),
+    ],
+)
+async def test_where_a_request_waits_when_every_connection_is_taken(
+    hub_url: str, client: Client, long: bool, while_waiting: list[int], freed: int
+) -> None:
     url = _url(hub_url)
-    pool0, pool1 = await _fill(client, url, long=True)
+    pools = await _fill(client, url, long=long)
     got: list[bytes] = []
     done = anyio.Event()
     async with anyio.create_task_group() as tg:
@@ -76,34 +88,13 @@ async def test_nothing_queues_behind_a_long_answer(hub_url: str, client: Client)
 
         tg.start_soon(short)
         await anyio.sleep(0.2)
-        assert got == [] and client._busy == [16, 16]  # waiting in the client, not a pool
-        await pool1.aclose()  # the second pool's big answers end: the request goes there
+        assert got == [] and client._busy == while_waiting
+        await pools[freed].aclose()
         with anyio.fail_after(5):
             await done.wait()
+    await pools[1 - freed].aclose()
     assert got == [b"x" * 10]
-    await pool0.aclose()
     assert client._busy == [0, 0] and client._long == [0, 0]
-
-
-async def test_a_short_request_queues_behind_short_ones(hub_url: str, client: Client) -> None:
-    url = _url(hub_url)
-    pool0, pool1 = await _fill(client, url, long=False)
-    got: list[bytes] = []
-    done = anyio.Event()
-    async with anyio.create_task_group() as tg:
-
-        async def short() -> None:
-            got.append((await client.get(url)).content)
-            done.set()
-
-        tg.start_soon(short)
-        await anyio.sleep(0.2)
-        assert got == [] and client._busy == [17, 16]  # queued inside the first pool
-        await pool0.aclose()
-        with anyio.fail_after(5):
-            await done.wait()
-    await pool1.aclose()
-    assert got == [b"x" * 10] and client._busy == [0, 0]
 
 
 async def test_a_cancelled_wait_takes_no_slot(hub_url: str, client: Client) -> None:
