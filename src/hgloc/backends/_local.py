@@ -79,6 +79,11 @@ class LocalBackend:
                 self._safe_folders.add(parent)
         return path
 
+    def _folder(self, prefix: str) -> Path:
+        """The folder a listing of ``prefix`` walks (validated)."""
+        prefix = validate_prefix(prefix)
+        return self.root.joinpath(*prefix.split("/")) if prefix else self.root
+
     def location(self, key: str) -> str:
         return self._fs_path(key)
 
@@ -162,17 +167,13 @@ class LocalBackend:
         return ObjectInfo(key, st.st_size, dt.datetime.fromtimestamp(st.st_mtime, dt.UTC))
 
     async def list(self, prefix: str = "") -> AsyncIterator[ObjectInfo]:
-        prefix = validate_prefix(prefix)
-        base = self.root.joinpath(*prefix.split("/")) if prefix else self.root
         # One thread hop for the whole walk: listing 10,000 models must stay fast.
-        infos = await anyio.to_thread.run_sync(_walk, base, self.root)
+        infos = await anyio.to_thread.run_sync(_walk, self._folder(prefix), self.root)
         for info in infos:
             yield info
 
     async def list_keys(self, prefix: str = "") -> AsyncIterator[str]:
-        prefix = validate_prefix(prefix)
-        base = self.root.joinpath(*prefix.split("/")) if prefix else self.root
-        for key in await anyio.to_thread.run_sync(_walk_keys, base, self.root):
+        for key in await anyio.to_thread.run_sync(_walk_keys, self._folder(prefix), self.root):
             yield key
 
     async def delete(self, key: str) -> None:
