@@ -9,6 +9,15 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from hgloc.backends._capabilities import (
+    AttributedWrites,
+    BucketStore,
+    ConditionalJson,
+    LocalPaths,
+    ObjectHead,
+    PublicUrls,
+    PutResult,
+)
 from hgloc.backends._keys import join_key, validate_key, validate_prefix
 from hgloc.backends._local import LocalBackend
 from hgloc.backends._memory import MemoryBackend
@@ -18,9 +27,16 @@ if TYPE_CHECKING:
     from hgloc.backends._s3 import S3Backend
 
 __all__ = [
+    "AttributedWrites",
+    "BucketStore",
+    "ConditionalJson",
     "LocalBackend",
+    "LocalPaths",
     "MemoryBackend",
+    "ObjectHead",
     "ObjectInfo",
+    "PublicUrls",
+    "PutResult",
     "S3Backend",
     "StorageBackend",
     "join_key",
@@ -28,7 +44,19 @@ __all__ = [
     "validate_prefix",
 ]
 
-for _obj in (LocalBackend, MemoryBackend, ObjectInfo, StorageBackend):
+for _obj in (
+    AttributedWrites,
+    BucketStore,
+    ConditionalJson,
+    LocalBackend,
+    LocalPaths,
+    MemoryBackend,
+    ObjectHead,
+    ObjectInfo,
+    PublicUrls,
+    PutResult,
+    StorageBackend,
+):
     _obj.__module__ = __name__
 
 

@@ -1,0 +1,129 @@
+"""Capabilities beyond the base protocol, one small protocol each (as obspec does).
+
+Code asks for exactly what it uses: the bucket tier needs conditional JSON
+writes, attributed puts and public URLs; staging needs local paths. Any store
+that has the methods fits, structurally.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import AsyncIterable, Callable, Mapping
+from pathlib import Path
+from typing import Any, Protocol, runtime_checkable
+
+import attrs
+
+from hgloc.backends._protocol import StorageBackend
+
+__all__ = [
+    "AttributedWrites",
+    "BucketStore",
+    "ConditionalJson",
+    "LocalPaths",
+    "ObjectHead",
+    "PublicUrls",
+    "PutResult",
+]
+
+
+@attrs.frozen
+class ObjectHead:
+    """What a store says of one object without reading it, with its user metadata."""
+
+    key: str
+    size: int
+    etag: str
+    metadata: Mapping[str, str] = attrs.field(factory=dict)
+    modified: dt.datetime | None = None
+
+
+@attrs.frozen
+class PutResult:
+    """An object just written: its key, size and ETag."""
+
+    key: str
+    size: int
+    etag: str
+
+
+@runtime_checkable
+class LocalPaths(Protocol):
+    """A store whose objects are files on this machine (renames and links can land them)."""
+
+    @property
+    def root(self) -> Path:
+        """The folder that holds every object."""
+        ...
+
+    def target_path(self, key: str) -> Path:
+        """The path to write ``key`` at, refusing symlinked folders that lead out of ``root``."""
+        ...
+
+
+@runtime_checkable
+class ConditionalJson(Protocol):
+    """JSON objects updated without losing a concurrent writer's change (ETag conditions)."""
+
+    async def read_json_with_etag(self, key: str) -> tuple[dict[str, Any] | None, str | None]:
+        """The object and the ETag of the version read; ``(None, None)`` if missing."""
+        ...
+
+    async def update_json(
+        self,
+        key: str,
+        mutate: Callable[[dict[str, Any]], dict[str, Any]],
+        *,
+        public: bool = False,
+        attempts: int = 20,
+    ) -> dict[str, Any]:
+        """Read, ``mutate``, write only if unchanged; retried on a conflict. Returns what was
+        written. A stored object that does not parse is never overwritten."""
+        ...
+
+
+@runtime_checkable
+class AttributedWrites(Protocol):
+    """Writes that carry user metadata and an access flag, and heads that read them back."""
+
+    async def put(
+        self,
+        key: str,
+        data: bytes,
+        *,
+        public: bool = False,
+        content_type: str | None = None,
+        metadata: dict[str, str] | None = None,
+    ) -> str:
+        """Store ``data`` and return its ETag."""
+        ...
+
+    async def put_stream(
+        self,
+        key: str,
+        chunks: AsyncIterable[bytes],
+        *,
+        public: bool = False,
+        content_type: str | None = None,
+        metadata: dict[str, str] | None = None,
+    ) -> PutResult:
+        """Store a stream atomically (as ``write_stream``) with ``put``'s options."""
+        ...
+
+    async def head(self, key: str) -> ObjectHead:
+        """Size, ETag, user metadata and modification time of one object."""
+        ...
+
+
+@runtime_checkable
+class PublicUrls(Protocol):
+    """A store whose public objects can be read over plain HTTP, without credentials."""
+
+    def public_url(self, key: str) -> str:
+        """The URL an anonymous reader GETs ``key`` at."""
+        ...
+
+
+@runtime_checkable
+class BucketStore(StorageBackend, ConditionalJson, AttributedWrites, PublicUrls, Protocol):
+    """Everything the team bucket tier asks of a store (S3, or memory in tests)."""
