@@ -44,7 +44,8 @@ def _missing() -> str | None:
 pytestmark = [pytest.mark.anyio, pytest.mark.skipif(_missing() is not None, reason=str(_missing()))]
 
 if TYPE_CHECKING or _missing() is None:
-    from hgloc.backends._s3 import PART_SIZE, S3Backend, S3ObjectHead
+    from hgloc.backends import ObjectHead
+    from hgloc.backends._s3 import PART_SIZE, S3Backend
     from hgloc.testing._moto import MotoServer
 
 MiB = 1 << 20
@@ -139,7 +140,7 @@ async def test_big_stream_goes_up_in_8mib_parts(store: S3Backend, server: MotoSe
     assert result.size == 20 * MiB
     assert result.etag.strip('"').endswith("-3")  # S3's ETag of a 3-part upload
     head = await store.head("models/m/main/model.safetensors")
-    assert head == S3ObjectHead(
+    assert head == ObjectHead(
         "models/m/main/model.safetensors",
         20 * MiB,
         result.etag,
