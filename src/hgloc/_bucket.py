@@ -40,7 +40,7 @@ from hgloc.layout import (
 )
 
 if TYPE_CHECKING:
-    from hgloc.backends._s3 import S3Backend
+    from hgloc.backends import BucketStore
     from hgloc.config import Config
 
 __all__ = ["BucketEntry", "BucketTier", "checked_stream", "index_key"]
@@ -77,10 +77,12 @@ class BucketTier:
     """Uploads model folders to the bucket, reads them back, keeps the indexes.
 
     The folder keys in the bucket are relative to the data prefix, which the
-    :class:`~hgloc.backends.S3Backend` carries.
+    store carries. Any :class:`~hgloc.backends.BucketStore` serves: an
+    :class:`~hgloc.backends.S3Backend`, or a :class:`~hgloc.backends.MemoryBackend`
+    in tests.
     """
 
-    def __init__(self, config: Config, backend: S3Backend) -> None:
+    def __init__(self, config: Config, backend: BucketStore) -> None:
         self.config = config
         self.backend = backend
         self._pending: dict[str, tuple[dict[str, Any], bool]] = {}
