@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
-import hashlib
-import json
 import random
 import time
 from collections.abc import Awaitable, Callable, Collection, Iterable, Mapping, MutableMapping
@@ -21,10 +19,21 @@ from urllib.parse import parse_qsl, quote, unquote, urlencode
 import anyio
 import attrs
 
-from hgloc.sources._hub_protocol import split_revision
+from hgloc.hub_wire import (
+    Endpoint,
+    ErrorCode,
+    HubPath,
+    ModelFacts,
+    dumps,
+    error_document,
+    model_info,
+    parse_hub_path,
+    path_segments,
+    plan_range,
+    tree_listing,
+)
 
 from ._faults import Faults
-from ._frontmatter import parse_front_matter
 from ._repos import FileEntry, Repo
 
 __all__ = ["ConnectionDropped", "Grant", "HubApp", "RequestRecord"]
@@ -137,74 +146,16 @@ class _Request(NamedTuple):
 class _RepoCache:
     """JSON bodies and tree listings of one repo, per commit index."""
 
-    __slots__ = ("info", "pages", "trees")
+    __slots__ = ("info", "listings", "pages")
 
     def __init__(self) -> None:
         self.info: dict[tuple[int, bool, object, bool], bytes] = {}
-        self.trees: dict[int, _Tree] = {}
+        self.listings: dict[tuple[int, str, bool], list[dict[str, Any]] | None] = {}
         self.pages: dict[tuple[int, str, bool, int, int], tuple[bytes, bool]] = {}
-
-
-class _Tree:
-    """Directory structure of one commit: entries per directory and directory oids."""
-
-    __slots__ = ("children", "dir_oids", "files")
-
-    def __init__(self, entries: Iterable[FileEntry]) -> None:
-        self.files: dict[str, FileEntry] = {e.path: e for e in entries}
-        self.children: dict[str, list[str]] = {"": []}  # dir -> direct child paths
-        for path in self.files:
-            parent, _, _ = path.rpartition("/")
-            child = path
-            while True:
-                is_new = parent not in self.children
-                self.children.setdefault(parent, []).append(child)
-                if not is_new or parent == "":
-                    break
-                child = parent
-                parent = parent.rpartition("/")[0]
-        self.dir_oids: dict[str, str] = {}
-        for d in sorted(self.children, key=lambda p: -p.count("/") - (p != "")):
-            h = hashlib.sha1(b"tree\0", usedforsecurity=False)
-            for child in sorted(self.children[d]):
-                oid = self.dir_oids.get(child) or self.files[child].oid
-                h.update(f"{child.rpartition('/')[2]}\0{oid}\n".encode())
-            self.dir_oids[d] = h.hexdigest()
-
-    def entry_json(self, path: str) -> dict[str, object]:
-        if path in self.dir_oids:
-            return {"type": "directory", "oid": self.dir_oids[path], "size": 0, "path": path}
-        f = self.files[path]
-        out: dict[str, object] = {"type": "file", "oid": f.oid, "size": f.size, "path": path}
-        if f.sha256 is not None:
-            out["lfs"] = {"oid": f.sha256, "size": f.size, "pointerSize": f.pointer_size}
-        return out
-
-    def listing(self, path: str, recursive: bool) -> list[str] | None:
-        if path not in self.children:
-            return None
-        if not recursive:  # the Hub lists folders first, then files
-            kids = self.children[path]
-            return sorted(k for k in kids if k in self.children) + sorted(
-                k for k in kids if k not in self.children
-            )
-        out: list[str] = []
-        stack = [path]
-        while stack:
-            d = stack.pop()
-            for child in self.children[d]:
-                out.append(child)
-                if child in self.children:
-                    stack.append(child)
-        return sorted(out)
 
 
 def _iso(value: dt.datetime) -> str:
     return value.strftime("%Y-%m-%dT%H:%M:%S.000Z")
-
-
-def _json(obj: object) -> bytes:
-    return json.dumps(obj, ensure_ascii=False, separators=(",", ":")).encode()
 
 
 def _content_type(path: str) -> bytes:
@@ -213,48 +164,20 @@ def _content_type(path: str) -> bytes:
     return _CONTENT_TYPES.get(name[dot:] if dot >= 0 else name, _OCTETS)
 
 
-def _parse_range(value: str | None, size: int) -> tuple[int, int] | bool | None:
-    """(start, end inclusive) for a single ``bytes=`` range; None: serve whole; False: 416."""
-    if value is None or not value.startswith("bytes=") or "," in value:
-        return None
-    first, _, last = value[6:].strip().partition("-")
-    try:
-        if first == "":  # suffix range: the last N bytes
-            n = int(last)
-            return (max(size - n, 0), size - 1) if n > 0 and size > 0 else False
-        start = int(first)
-        end = int(last) if last else size - 1
-    except ValueError:
-        return None
-    if start >= size or end < start:
-        return False
-    return start, min(end, size - 1)
-
-
 def _file_reply(data: bytes, range_header: str | None, headers: Headers) -> _Reply:
     """200 or 206 (or 416) answer for a file's bytes; ``headers`` carries the rest."""
-    size = len(data)
     headers.append((b"accept-ranges", b"bytes"))
-    rng = _parse_range(range_header, size)
-    if rng is False:
-        headers.append((b"content-range", b"bytes */%d" % size))
-        headers.append((b"content-length", b"0"))
-        return _Reply(416, headers)
-    if rng is None or rng is True:
-        headers.append((b"content-length", b"%d" % size))
+    span = plan_range(range_header, len(data))
+    headers += span.headers()
+    if span.status == 200:
         return _Reply(200, headers, data)
-    start, end = rng
-    headers.append((b"content-range", b"bytes %d-%d/%d" % (start, end, size)))
-    headers.append((b"content-length", b"%d" % (end - start + 1)))
-    return _Reply(206, headers, memoryview(data)[start : end + 1])
+    return _Reply(span.status, headers, memoryview(data)[span.start : span.end + 1])
 
 
-def _error(status: int, code: str | None, message: str, extra: Headers | None = None) -> _Reply:
-    body = _json({"error": message})
-    headers: Headers = [(b"content-type", _JSON), (b"content-length", b"%d" % len(body))]
-    if code is not None:
-        headers.append((b"x-error-code", code.encode()))
-    headers.append((b"x-error-message", message.encode("latin-1", "replace")))
+def _error(
+    status: int, code: ErrorCode | None, message: str, extra: Headers | None = None
+) -> _Reply:
+    body, headers = error_document(code, message)
     return _Reply(status, headers + (extra or []), body)
 
 
@@ -368,12 +291,12 @@ class HubApp:
             if recorded is not None and name in _RECORDED_HEADERS:
                 recorded[name.decode()] = value.decode("latin-1")
         raw_path: bytes = scope.get("raw_path") or quote(scope["path"]).encode()
-        raw = raw_path.split(b"/")[1:]
+        raw = raw_path.split(b"?", 1)[0].split(b"/")[1:]
         if raw and raw[-1] == b"":
             raw.pop()
-        segs = [unquote(s.decode("utf-8", "replace")) for s in raw]
+        segs = path_segments(raw_path)
         if segs == ["_emulator", "stats"]:
-            await _send_reply(send, _json_reply(_json({"requests": self.served})))
+            await _send_reply(send, _json_reply(dumps({"requests": self.served})))
             return
         self.served += 1
         grant = self.tokens.get(token) if token is not None else None
@@ -480,38 +403,30 @@ class HubApp:
             return _plain(404, "Not Found")
         if segs[0] == "cdn":
             return self._cdn(req)
-        if segs[0] == "api" and len(segs) >= 3 and segs[1] == "models":
-            return self._api(req)
-        return self._resolve(req)
+        where = parse_hub_path(segs, self._known)
+        if where is None:
+            return _plain(404, "Not Found")
+        if where.endpoint is Endpoint.RESOLVE:
+            return self._resolve(req, where)
+        repo = self._open_repo(req, where)
+        if isinstance(repo, _Reply):
+            return repo
+        if where.endpoint is Endpoint.MODEL_INFO:
+            return self._info(req, repo, where.revision)
+        return self._tree(req, repo, where.revision or "", where.path)
 
     def _known(self, repo_id: str) -> bool:
         return repo_id in self.repos or repo_id in self.renames
 
-    def _split_repo(
-        self, segs: list[str], start: int, actions: Collection[str]
-    ) -> tuple[str, int] | None:
-        """(repo id, index of the segment after it): legacy ``name`` or ``org/name``."""
-        rest = segs[start:]
-        one = len(rest) >= 1 and (len(rest) == 1 or rest[1] in actions)
-        two = len(rest) >= 2 and (len(rest) == 2 or rest[2] in actions)
-        if one and two:
-            # Ambiguous ("gpt2/tree"...): prefer an id the hub knows, then org/name.
-            one = self._known(rest[0]) and not self._known(f"{rest[0]}/{rest[1]}")
-            two = not one
-        if two:
-            return f"{rest[0]}/{rest[1]}", start + 2
-        if one:
-            return rest[0], start + 1
-        return None
-
-    def _open_repo(self, req: _Request, repo_id: str, id_start: int, id_end: int) -> Repo | _Reply:
+    def _open_repo(self, req: _Request, where: HubPath) -> Repo | _Reply:
         """The repo if this request may see it; else a rename redirect or RepoNotFound."""
-        repo = self.repos.get(repo_id)
+        repo = self.repos.get(where.repo_id)
         if repo is None:
-            target = self.renames.get(repo_id)
+            target = self.renames.get(where.repo_id)
             if target is not None:
                 # Relative Location on the same host: clients follow it and keep auth.
-                parts = [b"", *req.raw[:id_start], quote(target).encode(), *req.raw[id_end:]]
+                start, end = where.repo_span
+                parts = [b"", *req.raw[:start], quote(target).encode(), *req.raw[end:]]
                 location = b"/".join(parts) + (b"?" + req.query if req.query else b"")
                 return _plain(307, f"Moved to {target}", [(b"location", location)])
             return self._repo_not_found(req)
@@ -523,32 +438,13 @@ class HubApp:
     def _repo_not_found(req: _Request) -> _Reply:
         # Without a valid token the Hub cannot tell "missing" from "private": 401 for both.
         status = 404 if req.grant is not None else 401
-        return _error(status, "RepoNotFound", "Repository not found")
+        return _error(status, ErrorCode.REPO_NOT_FOUND, "Repository not found")
 
     # -- /api/models --------------------------------------------------------------------------
 
-    def _api(self, req: _Request) -> _Reply:
-        found = self._split_repo(req.segs, 2, ("revision", "tree"))
-        if found is None:
-            return _plain(404, "Not Found")
-        repo_id, i = found
-        repo = self._open_repo(req, repo_id, 2, i)
-        if isinstance(repo, _Reply):
-            return repo
-        rest = req.segs[i:]
-        if not rest:
-            return self._info(req, repo, None)
-        if rest[0] == "revision" and len(rest) >= 2:
-            return self._info(req, repo, "/".join(rest[1:]))
-        if rest[0] == "tree":
-            split = split_revision(rest[1:])
-            if split is not None:
-                return self._tree(req, repo, split[0], "/".join(split[1]))
-        return _plain(404, "Not Found")
-
     @staticmethod
     def _revision_not_found(revision: str) -> _Reply:
-        return _error(404, "RevisionNotFound", f"Invalid rev id: {revision}")
+        return _error(404, ErrorCode.REVISION_NOT_FOUND, f"Invalid rev id: {revision}")
 
     def _info(self, req: _Request, repo: Repo, revision: str | None) -> _Reply:
         index = repo.resolve(revision)
@@ -559,7 +455,7 @@ class HubApp:
         key = (index, blobs, repo.gated, repo.private)
         body = cache.info.get(key)
         if body is None:
-            body = cache.info[key] = _json(_model_info(repo, index, blobs))
+            body = cache.info[key] = dumps(model_info(_facts(repo, index), blobs=blobs))
         return _json_reply(body)
 
     def _tree(self, req: _Request, repo: Repo, revision: str, path: str) -> _Reply:
@@ -577,15 +473,16 @@ class HubApp:
         key = (index, path, recursive, offset, self.page_size)
         page = cache.pages.get(key)
         if page is None:
-            tree = cache.trees.get(index)
-            if tree is None:
-                tree = cache.trees[index] = _Tree(repo.entries(index))
-            listing = tree.listing(path.strip("/"), recursive)
+            where = (index, path, recursive)
+            if where not in cache.listings:
+                files = {e.path: e.wire for e in repo.entries(index)}
+                cache.listings[where] = tree_listing(files, path, recursive=recursive)
+            listing = cache.listings[where]
             if listing is None:
-                return _error(404, "EntryNotFound", f"{path} does not exist on {revision}")
-            chunk = listing[offset : offset + self.page_size]
+                message = f"{path} does not exist on {revision}"
+                return _error(404, ErrorCode.ENTRY_NOT_FOUND, message)
             page = cache.pages[key] = (
-                _json([tree.entry_json(p) for p in chunk]),
+                dumps(listing[offset : offset + self.page_size]),
                 offset + self.page_size < len(listing),
             )
         body, more = page
@@ -625,43 +522,37 @@ class HubApp:
             headers.append((b"retry-after", b"%d" % reset))
         return headers, exhausted
 
-    def _resolve(self, req: _Request) -> _Reply:
-        found = self._split_repo(req.segs, 0, ("resolve",))
-        if found is None or found[1] >= len(req.segs) or req.segs[found[1]] != "resolve":
-            return _plain(404, "Not Found")
-        repo_id, i = found
+    def _resolve(self, req: _Request, where: HubPath) -> _Reply:
         limit, exhausted = self._ratelimit()
         if exhausted:
             return _plain(429, "Too Many Requests", limit)
-        repo = self._open_repo(req, repo_id, 0, i)
+        repo = self._open_repo(req, where)
         if isinstance(repo, _Reply):
             return repo._replace(headers=repo.headers + limit)
-        split = split_revision(req.segs[i + 1 :])
-        if split is None or not split[1]:
-            return _plain(404, "Not Found", limit)
-        revision, parts = split
-        path = "/".join(parts)
+        revision, path = where.revision or "", where.path
         if repo.gated and path not in repo.ungated_paths:
             if req.grant is None:
                 message = (
                     f"Access to model {repo.repo_id} is restricted. You must have access to it "
                     "and be authenticated to access it. Please log in."
                 )
-                return _error(401, "GatedRepo", message, limit)
+                return _error(401, ErrorCode.GATED_REPO, message, limit)
             if not req.grant.allows(repo):
                 message = (
                     f"Access to model {repo.repo_id} is restricted and you are not in the "
                     "authorized list."
                 )
-                return _error(403, "GatedRepo", message, limit)
+                return _error(403, ErrorCode.GATED_REPO, message, limit)
         index = repo.resolve(revision)
         if index is None:
-            return _error(404, "RevisionNotFound", f"Invalid rev id: {revision}", limit)
+            message = f"Invalid rev id: {revision}"
+            return _error(404, ErrorCode.REVISION_NOT_FOUND, message, limit)
         commit = repo.commit_sha(index).encode()
         entry = repo.entry(index, path)
         if entry is None:
             extra = [(b"x-repo-commit", commit), *limit]
-            return _error(404, "EntryNotFound", f"{path} does not exist on {revision}", extra)
+            message = f"{path} does not exist on {revision}"
+            return _error(404, ErrorCode.ENTRY_NOT_FOUND, message, extra)
         headers: Headers = [(b"x-repo-commit", commit), *limit]
         if entry.sha256 is not None:
             self._lfs_blobs[entry.sha256] = entry.data
@@ -740,78 +631,23 @@ def _query(query: bytes) -> list[tuple[bytes, bytes]]:
     ]
 
 
-def _model_info(repo: Repo, index: int, blobs: bool) -> dict[str, object]:
-    """The JSON the Hub answers on /api/models/{id}[/revision/{rev}]."""
+def _facts(repo: Repo, index: int) -> ModelFacts:
+    """What the emulator knows of ``repo`` at commit ``index``, for model info."""
     readme = repo.commits[index].get("README.md")
-    card: dict[str, object] = {}
-    if readme is not None:
-        card = parse_front_matter(readme.decode("utf-8", "replace"))
-    siblings: list[dict[str, object]] = []
-    used = 0
-    for entry in repo.entries(index):
-        used += entry.size
-        sibling: dict[str, object] = {"rfilename": entry.path}
-        if blobs:
-            sibling["size"] = entry.size
-            sibling["blobId"] = entry.oid
-            if entry.sha256 is not None:
-                # Note: "sha256" here, but "oid" in tree listings (as on the Hub).
-                sibling["lfs"] = {
-                    "sha256": entry.sha256,
-                    "size": entry.size,
-                    "pointerSize": entry.pointer_size,
-                }
-        siblings.append(sibling)
-    library = repo.library_name or card.get("library_name")
-    pipeline = repo.pipeline_tag or card.get("pipeline_tag")
-    tags: list[str] = list(repo.model_tags)
-    if not tags:
-        card_tags = card.get("tags")
-        tags = [str(t) for t in card_tags] if isinstance(card_tags, list) else []
-        if isinstance(library, str):
-            tags.append(library)
-        if card.get("license") is not None:
-            tags.append(f"license:{card['license']}")
-        tags.append("region:us")
-        tags = list(dict.fromkeys(tags))
-    info: dict[str, object] = {
-        "_id": hashlib.sha1(repo.repo_id.encode(), usedforsecurity=False).hexdigest()[:24],
-        "id": repo.repo_id,
-        "modelId": repo.repo_id,
-        "author": repo.namespace,
-        "sha": repo.commit_sha(index),
-        "lastModified": _iso(repo.last_modified(index)),
-        "createdAt": _iso(repo.created_at),
-        "private": repo.private,
-        "gated": repo.gated,
-        "disabled": False,
-        "downloads": repo.downloads,
-        "likes": repo.likes,
-        "tags": tags,
-    }
-    if library is not None:
-        info["library_name"] = library
-    if pipeline is not None:
-        info["pipeline_tag"] = pipeline
-    if card:
-        info["cardData"] = card
-    config = _config_summary(repo.commits[index].get("config.json"))
-    if config:
-        info["config"] = config
-    info["siblings"] = siblings
-    info["spaces"] = []
-    info["usedStorage"] = used
-    return info
-
-
-def _config_summary(data: bytes | None) -> dict[str, object]:
-    """The few config.json keys the Hub repeats in model info."""
-    if data is None:
-        return {}
-    try:
-        config = json.loads(data)
-    except ValueError:
-        return {}
-    if not isinstance(config, dict):
-        return {}
-    return {k: config[k] for k in ("architectures", "model_type") if k in config}
+    return ModelFacts(
+        repo.repo_id,
+        repo.commit_sha(index),
+        [entry.wire for entry in repo.entries(index)],
+        card=readme.decode("utf-8", "replace") if readme is not None else None,
+        config=repo.commits[index].get("config.json"),
+        private=repo.private,
+        gated=repo.gated,
+        downloads=repo.downloads,
+        likes=repo.likes,
+        last_modified=_iso(repo.last_modified(index)),
+        created_at=_iso(repo.created_at),
+        tags=repo.model_tags,
+        extra_tags=("region:us",),
+        library_name=repo.library_name,
+        pipeline_tag=repo.pipeline_tag,
+    )
