@@ -9,7 +9,7 @@ import anyio
 import pytest
 
 from hgloc.sources._http import Client
-from hgloc.testing import HubEmulator, Repo
+from hgloc_testing import HubEmulator, Repo
 
 pytestmark = pytest.mark.anyio
 

@@ -18,7 +18,7 @@ import pytest
 from hgloc.backends import LocalBackend, MemoryBackend, StorageBackend
 
 if TYPE_CHECKING:
-    from hgloc.testing._moto import MotoServer
+    from hgloc_testing import MotoServer
 
 BACKENDS = ["local", "memory", "s3", "s3-prefixed"]
 S3_PREFIXES = {"s3": "", "s3-prefixed": "team/data"}
@@ -53,7 +53,7 @@ def moto_server() -> Iterator[MotoServer]:
     reason = s3_missing_reason()
     if reason:
         pytest.skip(reason)
-    from hgloc.testing._moto import MotoServer
+    from hgloc_testing import MotoServer
 
     with MotoServer() as server:
         yield server

@@ -26,7 +26,7 @@ from hgloc.config import Config
 from hgloc.layout import FileRecord, ModelRecord
 from hgloc.localizer import Localizer
 from hgloc.serve import HubServer, create_app
-from hgloc.testing import HubEmulator, Repo, git_blob_sha1
+from hgloc_testing import HubEmulator, Repo, git_blob_sha1
 
 HERE = Path(__file__).resolve().parent
 
@@ -170,7 +170,7 @@ def moto() -> Iterator[Any]:
     reason = s3_missing_reason()
     if reason:
         pytest.skip(reason)
-    from hgloc.testing import MotoServer
+    from hgloc_testing import MotoServer
 
     with MotoServer() as server:
         yield server
@@ -207,7 +207,7 @@ def s3_store(upstream: HubEmulator, moto: Any, tmp_path_factory: pytest.TempPath
 @contextlib.contextmanager
 def running(app: Any, *, startup_timeout: float = 20.0) -> Iterator[str]:
     """Serve ``app`` with uvicorn (lifespan on) from a daemon thread; yields its base URL."""
-    from hgloc.testing._server import run_asgi_in_thread
+    from hgloc_testing import run_asgi_in_thread
 
     with run_asgi_in_thread(
         app, name="hgloc-serve", lifespan="on", startup_timeout=startup_timeout

@@ -14,21 +14,28 @@ clients only set ``HF_ENDPOINT``::
 
 from __future__ import annotations
 
-import importlib.util
 import ipaddress
-import socket
 from collections.abc import Callable
-from types import ModuleType
 
 import anyio
 import attrs
 
 from hgloc.backends import StorageBackend
 from hgloc.config import Config
-from hgloc.errors import MissingExtraError
 from hgloc.serve._app import HubServer, Service
+from hgloc.serve._uvicorn import bind, http_impl, load_uvicorn
 
-__all__ = ["DEFAULT_HOST", "DEFAULT_PORT", "HubServer", "create_app", "is_loopback", "serve"]
+__all__ = [
+    "DEFAULT_HOST",
+    "DEFAULT_PORT",
+    "HubServer",
+    "bind",
+    "create_app",
+    "http_impl",
+    "is_loopback",
+    "load_uvicorn",
+    "serve",
+]
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8080
@@ -110,7 +117,7 @@ def serve(
     reached, or no credentials for it). After Ctrl-C the server shuts down
     gracefully, then uvicorn raises ``KeyboardInterrupt`` again.
     """
-    uvicorn = _uvicorn()
+    uvicorn = load_uvicorn("hgloc serve needs the 'serve' extra: pip install 'hgloc[serve]'")
     app = create_app(config, s3=s3, upstream=upstream, token=token)
     if s3:
         anyio.run(_check_bucket, app.service.localizer.config)
@@ -126,7 +133,7 @@ def serve(
                 log_level=log_level,
                 access_log=log_level in ("info", "debug", "trace"),
                 server_header=False,
-                http=_http_impl(),
+                http=http_impl(),
                 ws="none",
                 interface="asgi3",
                 timeout_graceful_shutdown=5,
@@ -160,39 +167,3 @@ async def _check_bucket(config: Config) -> None:
             )
         async for _ in tier.backend.list(tier.folder("x", None).split("/")[0]):
             break  # one listing request: the bucket exists and we may read it
-
-
-def bind(host: str, port: int) -> socket.socket:
-    """A listening-ready TCP socket on ``host:port`` (IPv4 or IPv6).
-
-    Made here rather than by uvicorn: an address in use is one clear ``OSError``,
-    and the socket is created with ``IPPROTO_TCP`` so asyncio sets ``TCP_NODELAY``
-    on accepted connections (with protocol 0 every keep-alive answer waits
-    ~40 ms for a delayed ACK).
-    """
-    family, kind, proto, _, address = socket.getaddrinfo(
-        host.strip("[]"), port, type=socket.SOCK_STREAM, proto=socket.IPPROTO_TCP
-    )[0]
-    sock = socket.socket(family, kind, proto)
-    try:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind(address)
-    except BaseException:
-        sock.close()
-        raise
-    return sock
-
-
-def _uvicorn() -> ModuleType:
-    try:
-        import uvicorn
-    except ImportError as exc:
-        raise MissingExtraError(
-            "hgloc serve needs the 'serve' extra: pip install 'hgloc[serve]'"
-        ) from exc
-    return uvicorn
-
-
-def _http_impl() -> str:
-    # httptools parses about twice as fast as h11; h11 always ships with uvicorn.
-    return "httptools" if importlib.util.find_spec("httptools") is not None else "h11"

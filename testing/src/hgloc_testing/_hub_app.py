@@ -202,7 +202,7 @@ def _plain(status: int, text: str, extra: Headers | None = None) -> _Reply:
 class HubApp:
     """ASGI app answering the Hub protocol for ``repos``.
 
-    See :class:`hgloc.testing.HubEmulator` for the meaning of the arguments; the app
+    See :class:`hgloc_testing.HubEmulator` for the meaning of the arguments; the app
     is usable on its own (e.g. with an in-process ASGI transport).
 
     ``GET /_emulator/stats`` (no Hub has it) answers ``{"requests": n}``, the
