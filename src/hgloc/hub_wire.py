@@ -293,8 +293,10 @@ def plan_range(value: str | None, size: int) -> ByteSpan:
     unsatisfiable = ByteSpan(416, 0, -1, size)
     if not first:  # the last N bytes
         n = int(last)
-        return ByteSpan(206, max(size - n, 0), size - 1, size) if n > 0 and size > 0 else (
-            unsatisfiable
+        return (
+            ByteSpan(206, max(size - n, 0), size - 1, size)
+            if n > 0 and size > 0
+            else (unsatisfiable)
         )
     start = int(first)
     if last and int(last) < start:

@@ -6,24 +6,28 @@ clients only set ``HF_ENDPOINT``::
     hgloc serve --store /srv/models
     HF_ENDPOINT=http://127.0.0.1:8080 python train.py
 
-:func:`create_app` builds the ASGI app (any ASGI server runs it);
-:func:`serve` runs it on uvicorn, which needs the ``serve`` extra
-(``pip install 'hgloc[serve]'``). Nothing here imports uvicorn until
-:func:`serve` is called.
+:func:`create_app` builds the ASGI app (a Starlette app: any ASGI server
+runs it); :func:`serve` runs it on uvicorn. Both need the ``serve`` extra
+(``pip install 'hgloc[serve]'``). Nothing here imports Starlette or uvicorn
+until :func:`create_app` or :func:`serve` is called.
 """
 
 from __future__ import annotations
 
 import ipaddress
 from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 import anyio
 import attrs
 
 from hgloc.backends import StorageBackend
 from hgloc.config import Config
-from hgloc.serve._app import HubServer, Service
+from hgloc.errors import MissingExtraError
 from hgloc.serve._uvicorn import bind, http_impl, load_uvicorn
+
+if TYPE_CHECKING:
+    from hgloc.serve._app import HubServer
 
 __all__ = [
     "DEFAULT_HOST",
@@ -40,7 +44,24 @@ __all__ = [
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8080
 
-HubServer.__module__ = __name__
+_NEEDS_EXTRA = "hgloc serve needs the 'serve' extra: pip install 'hgloc[serve]'"
+
+
+def __getattr__(name: str) -> Any:
+    if name == "HubServer":  # imported on first use: Starlette is the serve extra's
+        return _app_module().HubServer
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def _app_module() -> Any:
+    try:
+        from hgloc.serve import _app
+    except ImportError as exc:
+        if exc.name is not None and exc.name.split(".")[0] == "starlette":
+            raise MissingExtraError(_NEEDS_EXTRA) from exc
+        raise
+    _app.HubServer.__module__ = __name__
+    return _app
 
 
 def create_app(
@@ -66,7 +87,9 @@ def create_app(
     >>> uvicorn.run(app, host="127.0.0.1", port=8080)  # doctest: +SKIP
     """
     from hgloc.localizer import Localizer
+    from hgloc.serve._service import Service
 
+    app_module = _app_module()
     base = config if config is not None else Config.from_env()
     if upstream:
         settings = attrs.evolve(base, hf_endpoint=upstream.rstrip("/"), offline=False)
@@ -80,7 +103,8 @@ def create_app(
         upstream=bool(upstream),
         cache_seconds=cache_seconds,
     )
-    return HubServer(service, token=token)
+    server: HubServer = app_module.HubServer(service, token=token)
+    return server
 
 
 def is_loopback(host: str) -> bool:
@@ -117,12 +141,13 @@ def serve(
     reached, or no credentials for it). After Ctrl-C the server shuts down
     gracefully, then uvicorn raises ``KeyboardInterrupt`` again.
     """
-    uvicorn = load_uvicorn("hgloc serve needs the 'serve' extra: pip install 'hgloc[serve]'")
+    uvicorn = load_uvicorn(_NEEDS_EXTRA)
     app = create_app(config, s3=s3, upstream=upstream, token=token)
     if s3:
         anyio.run(_check_bucket, app.service.localizer.config)
     sock = bind(host, port)
     try:
+        sock.listen(2048)  # before on_ready announces the URL: early clients wait, not fail
         bound = sock.getsockname()[1]
         url = f"http://[{host}]:{bound}" if ":" in host else f"http://{host}:{bound}"
         app.on_ready = (lambda: on_ready(url)) if on_ready is not None else None
@@ -145,6 +170,8 @@ def serve(
             if app.startup_failure is not None:
                 raise app.startup_failure from None
             raise
+        if app.startup_failure is not None:
+            raise app.startup_failure
     finally:
         sock.close()
 
