@@ -9,31 +9,42 @@ Everything expensive (hashes, JSON bodies, tree pages) is computed once and cach
 from __future__ import annotations
 
 import base64
-import datetime as dt
 import random
 import time
 from collections.abc import Awaitable, Callable, Collection, Iterable, Mapping, MutableMapping
 from typing import Any, NamedTuple, TypeAlias
-from urllib.parse import parse_qsl, quote, unquote, urlencode
+from urllib.parse import quote, unquote, urlencode
 
 import anyio
-import attrs
 
 from hgloc.hub_wire import (
     Endpoint,
     ErrorCode,
     HubPath,
-    ModelFacts,
     dumps,
-    error_document,
     model_info,
     parse_hub_path,
     path_segments,
-    plan_range,
     tree_listing,
 )
 
 from ._faults import Faults
+from ._records import ConnectionDropped, Grant, RequestRecord, as_grant
+from ._replies import (
+    JSON,
+    OCTETS,
+    FileRef,
+    Reply,
+    RepoCache,
+    content_type,
+    error,
+    file_reply,
+    json_reply,
+    plain,
+    query_pairs,
+    repo_facts,
+    send_reply,
+)
 from ._repos import FileEntry, Repo
 
 __all__ = ["ConnectionDropped", "Grant", "HubApp", "RequestRecord"]
@@ -45,90 +56,7 @@ Send: TypeAlias = Callable[[Message], Awaitable[None]]
 Headers: TypeAlias = list[tuple[bytes, bytes]]
 
 _RECORDED_HEADERS = (b"authorization", b"range", b"accept-encoding", b"user-agent")
-_CONTENT_TYPES = {
-    ".json": b"application/json; charset=utf-8",
-    ".md": b"text/markdown; charset=utf-8",
-    ".txt": b"text/plain; charset=utf-8",
-    ".py": b"text/x-python; charset=utf-8",
-    ".gitattributes": b"text/plain; charset=utf-8",
-}
-_OCTETS = b"application/octet-stream"
 _CHUNK = 1 << 20
-_JSON = b"application/json; charset=utf-8"
-
-
-class ConnectionDropped(Exception):
-    """Raised inside the app to make uvicorn abort a connection mid-body (a fault)."""
-
-
-def _frozen(value: Iterable[str]) -> frozenset[str]:
-    return frozenset(value)
-
-
-@attrs.frozen
-class Grant:
-    """What a token may see: repos named in ``repos``, and every repo of ``user``'s namespace.
-
-    Applies to private repos (otherwise invisible) and gated repos (otherwise
-    answering GatedRepo).
-    """
-
-    user: str | None = None
-    repos: frozenset[str] = attrs.field(factory=frozenset, converter=_frozen)
-
-    def allows(self, repo: Repo) -> bool:
-        return repo.repo_id in self.repos or (self.user is not None and repo.namespace == self.user)
-
-
-def _grant(value: str | Collection[str] | Grant) -> Grant:
-    if isinstance(value, Grant):
-        return value
-    if isinstance(value, str):
-        return Grant(user=value)
-    return Grant(repos=frozenset(value))
-
-
-@attrs.frozen
-class RequestRecord:
-    """One request the emulator answered.
-
-    ``headers`` holds the request's ``authorization``, ``range``, ``accept-encoding``
-    and ``user-agent`` when sent. ``fault`` names the injected fault, if any
-    (``"fail_all"``, ``"error"``, ``"rate_limit"``, ``"drop"``, ``"corrupt"``,
-    ``"oversize"``).
-    """
-
-    method: str
-    path: str
-    query: str
-    host: str
-    headers: Mapping[str, str]
-    status: int
-    fault: str | None = None
-
-    @property
-    def authorization(self) -> str | None:
-        return self.headers.get("authorization")
-
-    @property
-    def has_auth(self) -> bool:
-        return "authorization" in self.headers
-
-    @property
-    def is_cdn(self) -> bool:
-        return self.path.startswith("/cdn/")
-
-
-class _FileRef(NamedTuple):
-    repo_id: str
-    path: str
-
-
-class _Reply(NamedTuple):
-    status: int
-    headers: Headers
-    body: bytes | memoryview = b""  # a memoryview for ranges: no copy of big files
-    file: _FileRef | None = None  # set when the body is a file's bytes (fault target)
 
 
 class _Request(NamedTuple):
@@ -141,62 +69,6 @@ class _Request(NamedTuple):
     grant: Grant | None  # None: anonymous (or a token the hub does not know)
     token_invalid: bool
     range: str | None
-
-
-class _RepoCache:
-    """JSON bodies and tree listings of one repo, per commit index."""
-
-    __slots__ = ("info", "listings", "pages")
-
-    def __init__(self) -> None:
-        self.info: dict[tuple[int, bool, object, bool], bytes] = {}
-        self.listings: dict[tuple[int, str, bool], list[dict[str, Any]] | None] = {}
-        self.pages: dict[tuple[int, str, bool, int, int], tuple[bytes, bool]] = {}
-
-
-def _iso(value: dt.datetime) -> str:
-    return value.strftime("%Y-%m-%dT%H:%M:%S.000Z")
-
-
-def _content_type(path: str) -> bytes:
-    name = path.rpartition("/")[2]
-    dot = name.rfind(".")
-    return _CONTENT_TYPES.get(name[dot:] if dot >= 0 else name, _OCTETS)
-
-
-def _file_reply(data: bytes, range_header: str | None, headers: Headers) -> _Reply:
-    """200 or 206 (or 416) answer for a file's bytes; ``headers`` carries the rest."""
-    headers.append((b"accept-ranges", b"bytes"))
-    span = plan_range(range_header, len(data))
-    headers += span.headers()
-    if span.status == 200:
-        return _Reply(200, headers, data)
-    return _Reply(span.status, headers, memoryview(data)[span.start : span.end + 1])
-
-
-def _error(
-    status: int, code: ErrorCode | None, message: str, extra: Headers | None = None
-) -> _Reply:
-    body, headers = error_document(code, message)
-    return _Reply(status, headers + (extra or []), body)
-
-
-def _json_reply(body: bytes) -> _Reply:
-    return _Reply(200, [(b"content-type", _JSON), (b"content-length", b"%d" % len(body))], body)
-
-
-async def _send_reply(send: Send, reply: _Reply) -> None:
-    await send({"type": "http.response.start", "status": reply.status, "headers": reply.headers})
-    await send({"type": "http.response.body", "body": bytes(reply.body)})
-
-
-def _plain(status: int, text: str, extra: Headers | None = None) -> _Reply:
-    body = text.encode()
-    headers: Headers = [
-        (b"content-type", b"text/plain; charset=utf-8"),
-        (b"content-length", b"%d" % len(body)),
-    ]
-    return _Reply(status, headers + (extra or []), body)
 
 
 class HubApp:
@@ -225,11 +97,11 @@ class HubApp:
         reject_invalid_tokens: bool = False,
     ) -> None:
         self.repos: dict[str, Repo] = {}
-        self._caches: dict[str, _RepoCache] = {}
+        self._caches: dict[str, RepoCache] = {}
         for repo in repos:
             self.add_repo(repo)
         self.renames: dict[str, str] = dict(renames or {})
-        self.tokens: dict[str, Grant] = {t: _grant(v) for t, v in (tokens or {}).items()}
+        self.tokens: dict[str, Grant] = {t: as_grant(v) for t, v in (tokens or {}).items()}
         self.page_size = page_size
         self.resolver_quota = resolver_quota
         self.resolver_window = resolver_window
@@ -261,12 +133,12 @@ class HubApp:
     def add_repo(self, repo: Repo) -> None:
         """Serve ``repo`` (replacing any repo with the same id)."""
         self.repos[repo.repo_id] = repo
-        self._caches[repo.repo_id] = _RepoCache()
+        self._caches[repo.repo_id] = RepoCache()
 
-    def _cache(self, repo: Repo) -> _RepoCache:
+    def _cache(self, repo: Repo) -> RepoCache:
         cache = self._caches.get(repo.repo_id)
         if cache is None:
-            cache = self._caches[repo.repo_id] = _RepoCache()
+            cache = self._caches[repo.repo_id] = RepoCache()
         return cache
 
     # -- ASGI entry ---------------------------------------------------------------------------
@@ -296,7 +168,7 @@ class HubApp:
             raw.pop()
         segs = path_segments(raw_path)
         if segs == ["_emulator", "stats"]:
-            await _send_reply(send, _json_reply(dumps({"requests": self.served})))
+            await send_reply(send, json_reply(dumps({"requests": self.served})))
             return
         self.served += 1
         grant = self.tokens.get(token) if token is not None else None
@@ -360,20 +232,20 @@ class HubApp:
             raise ConnectionDropped(scope["path"])
         await send({"type": "http.response.body", "body": b""})
 
-    def _answer(self, request: _Request, faults: Faults) -> tuple[_Reply, str | None]:
+    def _answer(self, request: _Request, faults: Faults) -> tuple[Reply, str | None]:
         """The reply and the name of the fault injected, if any (drops excepted)."""
         if faults.rate_limit_every != self._every:  # count from when the knob was set
             self._every, self._count = faults.rate_limit_every, 0
         self._count += 1
         if faults.fail_all:
-            return _plain(503, "Service Unavailable"), "fail_all"
+            return plain(503, "Service Unavailable"), "fail_all"
         if faults.rate_limit_every > 0 and self._count % faults.rate_limit_every == 0:
             retry = (b"retry-after", b"%d" % faults.retry_after)
-            return _plain(429, "Too Many Requests", [retry]), "rate_limit"
+            return plain(429, "Too Many Requests", [retry]), "rate_limit"
         if faults.error_rate > 0 and self._rng.random() < faults.error_rate:
-            return _plain(503, "Service Unavailable"), "error"
+            return plain(503, "Service Unavailable"), "error"
         if request.token_invalid and self.reject_invalid_tokens:
-            return _error(401, None, "Invalid credentials in Authorization header"), None
+            return error(401, None, "Invalid credentials in Authorization header"), None
         reply = self._route(request)
         if reply.file is None or request.method != "GET" or not reply.body:
             return reply, None
@@ -395,21 +267,21 @@ class HubApp:
 
     # -- routing ------------------------------------------------------------------------------
 
-    def _route(self, req: _Request) -> _Reply:
+    def _route(self, req: _Request) -> Reply:
         segs = req.segs
         if req.method not in ("GET", "HEAD"):
-            return _plain(405, "Method Not Allowed", [(b"allow", b"GET, HEAD")])
+            return plain(405, "Method Not Allowed", [(b"allow", b"GET, HEAD")])
         if not segs:
-            return _plain(404, "Not Found")
+            return plain(404, "Not Found")
         if segs[0] == "cdn":
             return self._cdn(req)
         where = parse_hub_path(segs, self._known)
         if where is None:
-            return _plain(404, "Not Found")
+            return plain(404, "Not Found")
         if where.endpoint is Endpoint.RESOLVE:
             return self._resolve(req, where)
         repo = self._open_repo(req, where)
-        if isinstance(repo, _Reply):
+        if isinstance(repo, Reply):
             return repo
         if where.endpoint is Endpoint.MODEL_INFO:
             return self._info(req, repo, where.revision)
@@ -418,7 +290,7 @@ class HubApp:
     def _known(self, repo_id: str) -> bool:
         return repo_id in self.repos or repo_id in self.renames
 
-    def _open_repo(self, req: _Request, where: HubPath) -> Repo | _Reply:
+    def _open_repo(self, req: _Request, where: HubPath) -> Repo | Reply:
         """The repo if this request may see it; else a rename redirect or RepoNotFound."""
         repo = self.repos.get(where.repo_id)
         if repo is None:
@@ -428,47 +300,47 @@ class HubApp:
                 start, end = where.repo_span
                 parts = [b"", *req.raw[:start], quote(target).encode(), *req.raw[end:]]
                 location = b"/".join(parts) + (b"?" + req.query if req.query else b"")
-                return _plain(307, f"Moved to {target}", [(b"location", location)])
+                return plain(307, f"Moved to {target}", [(b"location", location)])
             return self._repo_not_found(req)
         if repo.private and (req.grant is None or not req.grant.allows(repo)):
             return self._repo_not_found(req)
         return repo
 
     @staticmethod
-    def _repo_not_found(req: _Request) -> _Reply:
+    def _repo_not_found(req: _Request) -> Reply:
         # Without a valid token the Hub cannot tell "missing" from "private": 401 for both.
         status = 404 if req.grant is not None else 401
-        return _error(status, ErrorCode.REPO_NOT_FOUND, "Repository not found")
+        return error(status, ErrorCode.REPO_NOT_FOUND, "Repository not found")
 
     # -- /api/models --------------------------------------------------------------------------
 
     @staticmethod
-    def _revision_not_found(revision: str) -> _Reply:
-        return _error(404, ErrorCode.REVISION_NOT_FOUND, f"Invalid rev id: {revision}")
+    def _revision_not_found(revision: str) -> Reply:
+        return error(404, ErrorCode.REVISION_NOT_FOUND, f"Invalid rev id: {revision}")
 
-    def _info(self, req: _Request, repo: Repo, revision: str | None) -> _Reply:
+    def _info(self, req: _Request, repo: Repo, revision: str | None) -> Reply:
         index = repo.resolve(revision)
         if index is None:
             return self._revision_not_found(revision or "")
-        blobs = any(k == b"blobs" and v.lower() == b"true" for k, v in _query(req.query))
+        blobs = any(k == b"blobs" and v.lower() == b"true" for k, v in query_pairs(req.query))
         cache = self._cache(repo)
         key = (index, blobs, repo.gated, repo.private)
         body = cache.info.get(key)
         if body is None:
-            body = cache.info[key] = dumps(model_info(_facts(repo, index), blobs=blobs))
-        return _json_reply(body)
+            body = cache.info[key] = dumps(model_info(repo_facts(repo, index), blobs=blobs))
+        return json_reply(body)
 
-    def _tree(self, req: _Request, repo: Repo, revision: str, path: str) -> _Reply:
+    def _tree(self, req: _Request, repo: Repo, revision: str, path: str) -> Reply:
         index = repo.resolve(revision)
         if index is None:
             return self._revision_not_found(revision)
-        query = _query(req.query)
+        query = query_pairs(req.query)
         recursive = any(k == b"recursive" and v.lower() == b"true" for k, v in query)
         cursor = next((v for k, v in query if k == b"cursor"), b"")
         try:
             offset = int(base64.urlsafe_b64decode(cursor).decode()) if cursor else 0
         except ValueError:
-            return _error(400, None, "Invalid cursor")
+            return error(400, None, "Invalid cursor")
         cache = self._cache(repo)
         key = (index, path, recursive, offset, self.page_size)
         page = cache.pages.get(key)
@@ -480,13 +352,13 @@ class HubApp:
             listing = cache.listings[where]
             if listing is None:
                 message = f"{path} does not exist on {revision}"
-                return _error(404, ErrorCode.ENTRY_NOT_FOUND, message)
+                return error(404, ErrorCode.ENTRY_NOT_FOUND, message)
             page = cache.pages[key] = (
                 dumps(listing[offset : offset + self.page_size]),
                 offset + self.page_size < len(listing),
             )
         body, more = page
-        headers: Headers = [(b"content-type", _JSON), (b"content-length", b"%d" % len(body))]
+        headers: Headers = [(b"content-type", JSON), (b"content-length", b"%d" % len(body))]
         if more:
             next_cursor = base64.urlsafe_b64encode(b"%d" % (offset + self.page_size))
             params = [(k, v) for k, v in query if k != b"cursor"] + [(b"cursor", next_cursor)]
@@ -496,7 +368,7 @@ class HubApp:
                 urlencode(params).encode(),
             )
             headers.append((b"link", b'<%s>; rel="next"' % url))
-        return _Reply(200, headers, body)
+        return Reply(200, headers, body)
 
     # -- /{repo}/resolve/{revision}/{path} ----------------------------------------------------
 
@@ -522,12 +394,12 @@ class HubApp:
             headers.append((b"retry-after", b"%d" % reset))
         return headers, exhausted
 
-    def _resolve(self, req: _Request, where: HubPath) -> _Reply:
+    def _resolve(self, req: _Request, where: HubPath) -> Reply:
         limit, exhausted = self._ratelimit()
         if exhausted:
-            return _plain(429, "Too Many Requests", limit)
+            return plain(429, "Too Many Requests", limit)
         repo = self._open_repo(req, where)
-        if isinstance(repo, _Reply):
+        if isinstance(repo, Reply):
             return repo._replace(headers=repo.headers + limit)
         revision, path = where.revision or "", where.path
         if repo.gated and path not in repo.ungated_paths:
@@ -536,23 +408,23 @@ class HubApp:
                     f"Access to model {repo.repo_id} is restricted. You must have access to it "
                     "and be authenticated to access it. Please log in."
                 )
-                return _error(401, ErrorCode.GATED_REPO, message, limit)
+                return error(401, ErrorCode.GATED_REPO, message, limit)
             if not req.grant.allows(repo):
                 message = (
                     f"Access to model {repo.repo_id} is restricted and you are not in the "
                     "authorized list."
                 )
-                return _error(403, ErrorCode.GATED_REPO, message, limit)
+                return error(403, ErrorCode.GATED_REPO, message, limit)
         index = repo.resolve(revision)
         if index is None:
             message = f"Invalid rev id: {revision}"
-            return _error(404, ErrorCode.REVISION_NOT_FOUND, message, limit)
+            return error(404, ErrorCode.REVISION_NOT_FOUND, message, limit)
         commit = repo.commit_sha(index).encode()
         entry = repo.entry(index, path)
         if entry is None:
             extra = [(b"x-repo-commit", commit), *limit]
             message = f"{path} does not exist on {revision}"
-            return _error(404, ErrorCode.ENTRY_NOT_FOUND, message, extra)
+            return error(404, ErrorCode.ENTRY_NOT_FOUND, message, extra)
         headers: Headers = [(b"x-repo-commit", commit), *limit]
         if entry.sha256 is not None:
             self._lfs_blobs[entry.sha256] = entry.data
@@ -564,14 +436,12 @@ class HubApp:
                 (b"x-linked-size", b"%d" % entry.size),
                 (b"content-length", b"0"),
             ]
-            return _Reply(302, headers)
+            return Reply(302, headers)
         headers += [
             (b"etag", b'"%s"' % entry.oid.encode()),
-            (b"content-type", _content_type(path)),
+            (b"content-type", content_type(path)),
         ]
-        return _file_reply(entry.data, req.range, headers)._replace(
-            file=_FileRef(repo.repo_id, path)
-        )
+        return file_reply(entry.data, req.range, headers)._replace(file=FileRef(repo.repo_id, path))
 
     # -- CDN ----------------------------------------------------------------------------------
 
@@ -588,28 +458,28 @@ class HubApp:
             f"repo={quote(repo_id, safe='')}&path={quote(entry.path, safe='')}"
         )
 
-    def _cdn(self, req: _Request) -> _Reply:
+    def _cdn(self, req: _Request) -> Reply:
         if len(req.segs) != 3 or req.segs[1] != "lfs":
-            return _plain(404, "NoSuchKey")
+            return plain(404, "NoSuchKey")
         sha256 = req.segs[2]
-        params = dict(_query(req.query))
+        params = dict(query_pairs(req.query))
         repo_id = unquote(params.get(b"repo", b"").decode("latin-1"))
         path = unquote(params.get(b"path", b"").decode("latin-1"))
         data = self._lfs_blobs.get(sha256)
         if data is None:  # a URL built from a tree listing, never resolved yet
             data = self._find_lfs(repo_id, sha256)
             if data is None:
-                return _plain(404, "NoSuchKey")
+                return plain(404, "NoSuchKey")
             self._lfs_blobs[sha256] = data
         name = path.rpartition("/")[2] or sha256
         ascii_name = name.encode("ascii", "replace").decode().replace('"', "_")
         disposition = f"inline; filename*=UTF-8''{quote(name, safe='')}; filename=\"{ascii_name}\";"
         headers: Headers = [
-            (b"content-type", _OCTETS),
+            (b"content-type", OCTETS),
             (b"etag", b'"%s"' % sha256.encode()),
             (b"content-disposition", disposition.encode()),
         ]
-        return _file_reply(data, req.range, headers)._replace(file=_FileRef(repo_id, path))
+        return file_reply(data, req.range, headers)._replace(file=FileRef(repo_id, path))
 
     def _find_lfs(self, repo_id: str, sha256: str) -> bytes | None:
         repo = self.repos.get(repo_id)
@@ -620,34 +490,3 @@ class HubApp:
                 if entry.sha256 == sha256:
                     return entry.data
         return None
-
-
-def _query(query: bytes) -> list[tuple[bytes, bytes]]:
-    if not query:
-        return []
-    return [
-        (k.encode("latin-1"), v.encode("latin-1"))
-        for k, v in parse_qsl(query.decode("latin-1"), keep_blank_values=True)
-    ]
-
-
-def _facts(repo: Repo, index: int) -> ModelFacts:
-    """What the emulator knows of ``repo`` at commit ``index``, for model info."""
-    readme = repo.commits[index].get("README.md")
-    return ModelFacts(
-        repo.repo_id,
-        repo.commit_sha(index),
-        [entry.wire for entry in repo.entries(index)],
-        card=readme.decode("utf-8", "replace") if readme is not None else None,
-        config=repo.commits[index].get("config.json"),
-        private=repo.private,
-        gated=repo.gated,
-        downloads=repo.downloads,
-        likes=repo.likes,
-        last_modified=_iso(repo.last_modified(index)),
-        created_at=_iso(repo.created_at),
-        tags=repo.model_tags,
-        extra_tags=("region:us",),
-        library_name=repo.library_name,
-        pipeline_tag=repo.pipeline_tag,
-    )
