@@ -39,7 +39,7 @@ S3_CONTENDERS = ("floor_s3", "hgloc_s3")  # with --s3: into a bucket on a moto s
 
 def model_ids(n: int) -> list[str]:
     """N ordinary corpus repos (the special edge cases are left out)."""
-    from hgloc.testing import make_corpus
+    from hgloc_testing import make_corpus
 
     ids = [r.repo_id for r in make_corpus(n + 40) if not r.repo_id.startswith("hgloc")]
     return ids[:n]
@@ -331,7 +331,7 @@ def main() -> None:
 
     if args.smoke:
         args.n, args.sequential_n, args.latency, args.rounds = 6, 3, 0.0, 1
-    from hgloc.testing import HubEmulator
+    from hgloc_testing import HubEmulator
 
     ids = model_ids(args.n)
     contenders = [c for c in args.contenders.split(",") if c]
@@ -345,7 +345,7 @@ def main() -> None:
         tmp = stack.enter_context(tempfile.TemporaryDirectory(prefix="hgloc-bench-"))
         moto = None
         if any(c in S3_CONTENDERS for c in contenders):
-            from hgloc.testing import MotoServer
+            from hgloc_testing import MotoServer
 
             moto = stack.enter_context(MotoServer())
         run = 0

@@ -30,7 +30,7 @@ from hgloc.errors import (
 from hgloc.layout import METADATA_FILE
 from hgloc.localizer import TransferSettings
 from hgloc.sources import Backoff, RetryPolicy, git_blob_sha1
-from hgloc.testing import Faults, HubApp, HubEmulator, Repo, RequestRecord, special_repos
+from hgloc_testing import Faults, HubApp, HubEmulator, Repo, RequestRecord, special_repos
 
 pytestmark = pytest.mark.anyio
 asyncio_only = pytest.mark.parametrize("anyio_backend", ["asyncio"])

@@ -16,7 +16,7 @@ import pytest
 import hgloc
 from hgloc import Config, Localizer
 from hgloc.errors import RepositoryNotFoundError
-from hgloc.testing import Grant, HubEmulator, Repo
+from hgloc_testing import Grant, HubEmulator, Repo
 
 pytestmark = pytest.mark.anyio
 

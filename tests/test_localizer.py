@@ -28,7 +28,7 @@ from hgloc.errors import (
 )
 from hgloc.layout import METADATA_FILE
 from hgloc.sources import Backoff, RetryPolicy, git_blob_sha1
-from hgloc.testing import SPECIAL_TOKEN, HubEmulator, Repo
+from hgloc_testing import SPECIAL_TOKEN, HubEmulator, Repo
 
 pytestmark = pytest.mark.anyio
 

@@ -45,7 +45,7 @@ pytestmark = [pytest.mark.anyio, pytest.mark.skipif(_missing() is not None, reas
 if TYPE_CHECKING or _missing() is None:
     from hgloc.backends import ObjectHead
     from hgloc.backends._s3 import PART_SIZE, S3Backend
-    from hgloc.testing._moto import MotoServer
+    from hgloc_testing import MotoServer
 
 MiB = 1 << 20
 PREFIX = "team"

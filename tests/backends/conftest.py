@@ -19,7 +19,7 @@ import pytest
 from hgloc.backends import BucketStore, LocalBackend, MemoryBackend, StorageBackend
 
 if TYPE_CHECKING:
-    from hgloc.testing._moto import MotoServer
+    from hgloc_testing import MotoServer
 
 BACKENDS = ["local", "memory", "s3", "s3-prefixed"]
 BUCKET_STORES = ["memory", "s3", "s3-prefixed"]
@@ -56,7 +56,7 @@ def moto_server() -> Iterator[MotoServer]:
     reason = s3_missing_reason()
     if reason:
         pytest.skip(reason)
-    from hgloc.testing._moto import MotoServer
+    from hgloc_testing import MotoServer
 
     with MotoServer() as server:
         yield server

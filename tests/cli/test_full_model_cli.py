@@ -19,7 +19,7 @@ from hgloc.cli import _bytes
 from hgloc.cli._bytes import MAX_FILE_BARS, ByteBars, byte_progress, human_size
 from hgloc.layout import METADATA_FILE
 from hgloc.localizer import TransferSettings
-from hgloc.testing import HubEmulator, MotoServer, Repo, special_repos
+from hgloc_testing import HubEmulator, MotoServer, Repo, special_repos
 
 from .conftest import Run
 from .helpers import files_under

@@ -22,7 +22,7 @@ import pytest
 
 from hgloc import Config, Localizer, Status
 from hgloc.localizer import TransferSettings
-from hgloc.testing import HubEmulator, MotoServer, make_corpus
+from hgloc_testing import HubEmulator, MotoServer, make_corpus
 
 from .helpers import (
     PYTHON,

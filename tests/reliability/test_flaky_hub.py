@@ -11,7 +11,7 @@ import pytest
 
 from hgloc import Config, Localizer, Status
 from hgloc.layout import METADATA_FILE
-from hgloc.testing import Faults, HubEmulator, make_corpus
+from hgloc_testing import Faults, HubEmulator, make_corpus
 
 from .helpers import (
     FAST_RETRY,

@@ -37,7 +37,7 @@ from hgloc.errors import (
 from hgloc.layout import METADATA_FILE, local_model_prefix
 from hgloc.localizer import TransferSettings, parse_model_ref
 from hgloc.sources import TreeEntry, git_blob_sha1
-from hgloc.testing import Faults, HubEmulator, MotoServer, Repo
+from hgloc_testing import Faults, HubEmulator, MotoServer, Repo
 
 from .helpers import FAST_RETRY, FIGURES, Figures, source_files, store_files
 

@@ -17,7 +17,7 @@ import pytest
 
 from hgloc import Config, Localizer
 from hgloc.layout import METADATA_FILE
-from hgloc.testing import HubEmulator, MotoServer, make_corpus
+from hgloc_testing import HubEmulator, MotoServer, make_corpus
 
 from .helpers import (
     PYTHON,

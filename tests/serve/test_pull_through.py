@@ -22,7 +22,7 @@ from hgloc._results import CachedModel
 from hgloc.config import Config
 from hgloc.localizer import Localizer
 from hgloc.serve import create_app
-from hgloc.testing import HubEmulator
+from hgloc_testing import HubEmulator
 
 from .conftest import (
     CARD_V2,

@@ -1,48 +1,37 @@
-"""Running the Hub emulator: uvicorn in a daemon thread, or a whole subprocess for benchmarks."""
+"""Running ASGI apps for tests: uvicorn in a daemon thread, or the emulator in a subprocess.
+
+:func:`run_asgi_in_thread` is the one helper that runs the emulator and the
+apps of ``hgloc serve`` under test; both bind with :func:`hgloc.serve.bind`.
+"""
 
 from __future__ import annotations
 
 import contextlib
-import importlib.util
 import logging
 import os
 import select
-import socket
 import subprocess
 import sys
 import threading
 import time
 from collections.abc import Collection, Iterable, Iterator, Mapping
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
-from hgloc.errors import MissingExtraError
+import hgloc
+from hgloc.serve import bind, http_impl, load_uvicorn
 
 from ._faults import Faults
 from ._hub_app import ConnectionDropped, Grant, HubApp, RequestRecord
 from ._repos import Repo
 
-__all__ = ["HubEmulator"]
+__all__ = ["HubEmulator", "run_asgi_in_thread"]
 
-# src/ (or site-packages/): where a child interpreter finds hgloc.
-_IMPORT_ROOT = Path(__file__).resolve().parents[2]
-
-
-def _uvicorn() -> ModuleType:
-    # Imported on first use: the corpus and the ASGI app work without the test extra.
-    try:
-        import uvicorn
-    except ImportError as exc:
-        raise MissingExtraError(
-            "the Hub emulator server needs uvicorn: pip install 'hgloc[test]'"
-        ) from exc
-    return uvicorn
-
-
-def _http_impl() -> str:
-    # httptools parses about twice as fast as h11; h11 always ships with uvicorn.
-    return "httptools" if importlib.util.find_spec("httptools") is not None else "h11"
+# Where a child interpreter finds hgloc_testing and hgloc (src/ folders, or site-packages).
+_IMPORT_ROOTS = (
+    str(Path(__file__).resolve().parents[1]),
+    str(Path(hgloc.__file__ or "").resolve().parents[1]),
+)
 
 
 class _QuietDrops(logging.Filter):
@@ -155,7 +144,7 @@ class HubEmulator:
             raise RuntimeError(f"emulator already running at {self.url}")
         _install_log_filter()
         with run_asgi_in_thread(
-            self.app, name="hub-emulator", http=_http_impl(), startup_timeout=startup_timeout
+            self.app, name="hub-emulator", http=http_impl(), startup_timeout=startup_timeout
         ) as url:
             self.url = url
             try:
@@ -175,7 +164,7 @@ class HubEmulator:
         record_requests: bool = False,
         startup_timeout: float = 30.0,
     ) -> Iterator[str]:
-        """Serve ``make_corpus(corpus_size, seed)`` from ``python -m hgloc.testing.hub``.
+        """Serve ``make_corpus(corpus_size, seed)`` from ``python -m hgloc_testing.hub``.
 
         The server gets its own process (and GIL), so a benchmark measures the client
         and not the emulator. Yields the base URL; the process is terminated on exit.
@@ -183,7 +172,7 @@ class HubEmulator:
         cmd = [
             sys.executable,
             "-m",
-            "hgloc.testing.hub",
+            "hgloc_testing.hub",
             "--corpus",
             str(corpus_size),
             "--latency",
@@ -199,7 +188,7 @@ class HubEmulator:
             cmd.append("--record-requests")
         env = dict(os.environ)
         env["PYTHONPATH"] = os.pathsep.join(
-            p for p in (str(_IMPORT_ROOT), env.get("PYTHONPATH")) if p
+            p for p in dict.fromkeys((*_IMPORT_ROOTS, env.get("PYTHONPATH"))) if p
         )
         proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, env=env)
         assert proc.stdout is not None
@@ -233,12 +222,8 @@ def run_asgi_in_thread(
     Yields the base URL; stops the server (and waits for it) on exit. Used by
     the emulator and by the tests of ``hgloc serve``.
     """
-    uvicorn = _uvicorn()
-    # IPPROTO_TCP explicitly: asyncio sets TCP_NODELAY on accepted sockets only when
-    # proto is TCP; with proto 0 every response waits ~40 ms for a delayed ACK.
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))
+    uvicorn = load_uvicorn("running a test server needs uvicorn: pip install 'hgloc[test]'")
+    sock = bind("127.0.0.1", 0)
     port = sock.getsockname()[1]
     config = uvicorn.Config(
         app,

@@ -1,6 +1,8 @@
 """A Hugging Face Hub emulator for tests and benchmarks, with a realistic repo corpus.
 
-Needs the ``test`` extra (``pip install 'hgloc[test]'``: uvicorn). Start one with
+A distribution of its own (``hgloc-testing``, in ``testing/`` of hgloc's
+repository: ``pip install -e ./testing``), never shipped in hgloc's wheel.
+Running servers needs uvicorn, the moto harness moto. Start one with
 ``HubEmulator(make_corpus(100)).run_in_thread()`` (a context manager yielding the
 base URL) or ``HubEmulator.run_in_subprocess(...)``; point clients at it with
 ``HF_ENDPOINT``. The stock ``huggingface_hub`` client accepts it.
@@ -13,7 +15,7 @@ from ._faults import Faults
 from ._hub_app import Grant, HubApp, RequestRecord
 from ._moto import MotoServer
 from ._repos import FileEntry, Repo, git_blob_sha1
-from ._server import HubEmulator
+from ._server import HubEmulator, run_asgi_in_thread
 
 __all__ = [
     "SPECIAL_TOKEN",
@@ -27,6 +29,7 @@ __all__ = [
     "RequestRecord",
     "git_blob_sha1",
     "make_corpus",
+    "run_asgi_in_thread",
     "special_renames",
     "special_repos",
     "special_tokens",

@@ -18,6 +18,8 @@ from typing import Any, Literal, TypeAlias
 
 import attrs
 
+from hgloc.hub_wire import WireFile, git_blob_sha1, lfs_pointer
+
 __all__ = [
     "DEFAULT_LFS_EXTENSIONS",
     "DEFAULT_LFS_THRESHOLD",
@@ -43,23 +45,9 @@ _EPOCH = dt.datetime(2022, 3, 2, 23, 29, 4, tzinfo=dt.UTC)
 _HEX40 = re.compile(r"[0-9a-f]{40}")
 
 
-def git_blob_sha1(data: bytes) -> str:
-    """The git object id of ``data``: what the Hub sends as ``ETag`` for non-LFS files."""
-    h = hashlib.sha1(b"blob %d\0" % len(data), usedforsecurity=False)
-    h.update(data)
-    return h.hexdigest()
-
-
-def lfs_pointer(sha256: str, size: int) -> bytes:
-    """The git-lfs pointer file git stores in place of an LFS file."""
-    return (
-        f"version https://git-lfs.github.com/spec/v1\noid sha256:{sha256}\nsize {size}\n".encode()
-    )
-
-
 @attrs.frozen
 class FileEntry:
-    """One file at one commit, with the ids the Hub reports for it.
+    """One file at one commit, with the ids the Hub reports for it (``wire``).
 
     ``oid`` is the git blob id of what git stores: the bytes themselves, or the LFS
     pointer for LFS files (as in the Hub's tree listing). ``sha256`` and
@@ -68,9 +56,19 @@ class FileEntry:
 
     path: str
     data: bytes = attrs.field(repr=False)
-    oid: str
-    sha256: str | None = None
-    pointer_size: int | None = None
+    wire: WireFile
+
+    @property
+    def oid(self) -> str:
+        return self.wire.oid
+
+    @property
+    def sha256(self) -> str | None:
+        return self.wire.sha256
+
+    @property
+    def pointer_size(self) -> int | None:
+        return self.wire.pointer_size
 
     @property
     def size(self) -> int:
@@ -78,12 +76,12 @@ class FileEntry:
 
     @property
     def is_lfs(self) -> bool:
-        return self.sha256 is not None
+        return self.wire.is_lfs
 
     @property
     def etag(self) -> str:
         """The content hash a client checks: sha256 for LFS, git blob sha1 otherwise."""
-        return self.sha256 if self.sha256 is not None else self.oid
+        return self.wire.etag
 
 
 def _snapshot(files: Mapping[str, bytes]) -> dict[str, bytes]:
@@ -245,13 +243,8 @@ class Repo:
         key = (path, data)
         found = self._entries.get(key)
         if found is None:
-            if self.is_lfs(path, len(data)):
-                sha256 = hashlib.sha256(data).hexdigest()
-                pointer = lfs_pointer(sha256, len(data))
-                found = FileEntry(path, data, git_blob_sha1(pointer), sha256, len(pointer))
-            else:
-                found = FileEntry(path, data, git_blob_sha1(data))
-            self._entries[key] = found
+            wire = WireFile.of(path, data, lfs=self.is_lfs(path, len(data)))
+            found = self._entries[key] = FileEntry(path, data, wire)
         return found
 
     def entries(self, index: int) -> Iterator[FileEntry]:

@@ -1,4 +1,4 @@
-"""``python -m hgloc.testing.hub``: serve a corpus until killed; prints the URL first.
+"""``python -m hgloc_testing.hub``: serve a corpus until killed; prints the URL first.
 
 Binds 127.0.0.1 on a free port and prints exactly one line, ``http://127.0.0.1:PORT``,
 then serves ``make_corpus(--corpus, --seed)`` with the special renames and token.
@@ -40,7 +40,7 @@ def big_file_repo(size_mb: int, seed: int = 0) -> Repo:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m hgloc.testing.hub", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m hgloc_testing.hub", description=__doc__)
     parser.add_argument("--corpus", type=int, default=100, help="number of repos")
     parser.add_argument("--latency", type=float, default=0.0, help="seconds added per request")
     parser.add_argument("--seed", type=int, default=0, help="corpus and fault seed")
