@@ -28,7 +28,7 @@ from hgloc.layout import CARD_FILE, CONFIG_FILE, METADATA_FILE, FileRecord, Mode
 from hgloc.sources import git_blob_sha1
 
 if TYPE_CHECKING:
-    from hgloc.testing import MotoServer
+    from hgloc_testing import MotoServer
 
 pytestmark = pytest.mark.anyio
 
@@ -52,7 +52,7 @@ def moto() -> Iterator[MotoServer]:
     reason = _s3_missing("asyncio")
     if reason:
         pytest.skip(reason)
-    from hgloc.testing import MotoServer
+    from hgloc_testing import MotoServer
 
     with MotoServer() as server:
         yield server
