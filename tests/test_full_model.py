@@ -17,7 +17,7 @@ from hub_fixtures import UNGRANTED_TOKEN
 
 import hgloc
 import hgloc.sync
-from hgloc import Config, Localizer, Status
+from hgloc import Config, Localizer, Status, TransferSettings
 from hgloc.backends import LocalBackend, MemoryBackend, StorageBackend
 from hgloc.errors import (
     IntegrityError,
@@ -28,7 +28,6 @@ from hgloc.errors import (
     ResponseTooLargeError,
 )
 from hgloc.layout import METADATA_FILE
-from hgloc.localizer import TransferSettings
 from hgloc.sources import Backoff, RetryPolicy, git_blob_sha1
 from hgloc.testing import Faults, HubApp, HubEmulator, Repo, RequestRecord, special_repos
 

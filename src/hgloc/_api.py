@@ -10,13 +10,12 @@ import logging
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
-from hgloc import _transformers
-from hgloc._big_file import ByteProgress
-from hgloc._full_model import Patterns
-from hgloc._results import PrefetchReport
-from hgloc.config import DEFAULT_SYNC_CONCURRENCY, Config
+from hgloc._transformers import load_config as _load_config
+from hgloc._transformers import require_transformers
+from hgloc.config import DEFAULT_CONCURRENCY, DEFAULT_SYNC_CONCURRENCY, Config
 from hgloc.errors import HglocError
-from hgloc.localizer import DEFAULT_CONCURRENCY, Localizer, ModelRef, ProgressCallback
+from hgloc.localize import Localizer, ModelRef, PrefetchReport, ProgressCallback
+from hgloc.transfer import ByteProgress, Patterns
 
 if TYPE_CHECKING:
     from transformers import PretrainedConfig
@@ -189,9 +188,9 @@ async def load_config(
     >>> cfg.model_type  # doctest: +SKIP
     'gpt2'
     """
-    _transformers.require_transformers()  # before opening anything
+    require_transformers()  # before opening anything
     async with Localizer(config) as loc:
-        return await _transformers.load_config(loc, model_id, revision)
+        return await _load_config(loc, model_id, revision)
 
 
 async def list_s3_models(config: Config | None = None) -> list[dict[str, Any]]:

@@ -58,7 +58,7 @@ def create_app(
     >>> app = create_app(Config(models_store_path="/srv/models"))  # doctest: +SKIP
     >>> uvicorn.run(app, host="127.0.0.1", port=8080)  # doctest: +SKIP
     """
-    from hgloc.localizer import Localizer
+    from hgloc.localize import Localizer
 
     base = config if config is not None else Config.from_env()
     if upstream:
@@ -149,7 +149,7 @@ async def _check_bucket(config: Config) -> None:
     belong to the server's loop.
     """
     from hgloc.errors import StorePermissionError
-    from hgloc.localizer import Localizer
+    from hgloc.localize import Localizer
 
     async with Localizer(config) as loc:
         tier = await loc.bucket()

@@ -46,7 +46,7 @@ from hgloc.serve._upstream import Upstream, Want
 from hgloc.sources._hub_protocol import split_revision
 
 if TYPE_CHECKING:
-    from hgloc.localizer import Localizer
+    from hgloc.localize import Localizer
 
 __all__ = ["HubServer", "Reply", "Service", "parse_range"]
 
