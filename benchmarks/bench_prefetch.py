@@ -138,13 +138,13 @@ _METADATA_LIKE = json.dumps({"model_id": "org/name", "files": "x" * 630}, indent
 _IMPORTS = {
     "floor": ["anyio", "httpx2"],
     "floor_s3": ["anyio", "httpx2", "aiobotocore.session"],
-    "hgloc": ["anyio", "hgloc", "hgloc.localizer", "hgloc.sources._huggingface"],
-    "hgloc_warm": ["anyio", "hgloc", "hgloc.localizer", "hgloc.sources._huggingface"],
-    "hgloc_refresh": ["anyio", "hgloc", "hgloc.localizer", "hgloc.sources._huggingface"],
+    "hgloc": ["anyio", "hgloc", "hgloc.localize", "hgloc.sources._huggingface"],
+    "hgloc_warm": ["anyio", "hgloc", "hgloc.localize", "hgloc.sources._huggingface"],
+    "hgloc_refresh": ["anyio", "hgloc", "hgloc.localize", "hgloc.sources._huggingface"],
     "hgloc_s3": [
         "anyio",
         "hgloc",
-        "hgloc.localizer",
+        "hgloc.localize",
         "hgloc.sources._huggingface",
         "hgloc.backends._s3",
         "aiobotocore.session",

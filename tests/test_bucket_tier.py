@@ -21,8 +21,8 @@ import anyio.to_thread
 import pytest
 
 from hgloc import Config
-from hgloc._bucket import BucketEntry, BucketTier
 from hgloc.backends import BucketStore, MemoryBackend
+from hgloc.bucket import BucketEntry, BucketTier
 from hgloc.errors import IndexCorruptError
 from hgloc.layout import CARD_FILE, CONFIG_FILE, METADATA_FILE, FileRecord, ModelRecord
 from hgloc.sources import git_blob_sha1

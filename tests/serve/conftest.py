@@ -21,10 +21,10 @@ import anyio
 import attrs
 import pytest
 
+from hgloc import Localizer
 from hgloc.backends import MemoryBackend, StorageBackend
 from hgloc.config import Config
 from hgloc.layout import FileRecord, ModelRecord
-from hgloc.localizer import Localizer
 from hgloc.serve import HubServer, create_app
 from hgloc_testing import HubEmulator, Repo, git_blob_sha1
 
@@ -134,7 +134,7 @@ async def fill(loc: Localizer) -> None:
         files={"model_card.md": FileRecord("README.md", len(card), git_blob_sha1(card))},
     )
     prefix = loc.model_prefix(NASTY, NASTY_REVISION)
-    await loc.store.save(prefix, {"model_card.md": card}, attrs.evolve(record))
+    await loc.models.save(prefix, {"model_card.md": card}, attrs.evolve(record))
 
 
 @attrs.frozen
@@ -169,7 +169,7 @@ def memory_store(upstream: HubEmulator) -> Store:
     config = Config(hf_endpoint=upstream.url, offline=False)
 
     async def main() -> None:
-        async with Localizer(config, store=backend) as loc:  # closing keeps the content
+        async with Localizer(config, backend=backend) as loc:  # closing keeps the content
             await fill(loc)
 
     anyio.run(main)

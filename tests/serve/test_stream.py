@@ -18,12 +18,12 @@ import anyio
 import httpx2
 import pytest
 
-from hgloc._model_store import ModelStore
 from hgloc.backends import LocalBackend, MemoryBackend, ObjectInfo, StorageBackend
 from hgloc.config import Config
 from hgloc.layout import FileRecord, ModelRecord
 from hgloc.serve import create_app
 from hgloc.serve._stream import CHUNK, open_body
+from hgloc.store import ModelStore
 
 from .conftest import running, s3_missing_reason
 

@@ -86,7 +86,7 @@ def create_app(
     >>> app = create_app(Config(models_store_path="/srv/models"))  # doctest: +SKIP
     >>> uvicorn.run(app, host="127.0.0.1", port=8080)  # doctest: +SKIP
     """
-    from hgloc.localizer import Localizer
+    from hgloc.localize import Localizer
     from hgloc.serve._service import Service
 
     app_module = _app_module()
@@ -98,7 +98,7 @@ def create_app(
     if s3 and not settings.has_bucket:
         raise ValueError("s3=True needs a bucket: set HGLOC_S3_BUCKET_NAME (s3_bucket_name)")
     service = Service(
-        Localizer(settings, store=store),
+        Localizer(settings, backend=store),
         s3=s3,
         upstream=bool(upstream),
         cache_seconds=cache_seconds,
@@ -183,7 +183,7 @@ async def _check_bucket(config: Config) -> None:
     belong to the server's loop.
     """
     from hgloc.errors import StorePermissionError
-    from hgloc.localizer import Localizer
+    from hgloc.localize import Localizer
 
     async with Localizer(config) as loc:
         tier = await loc.bucket()

@@ -17,15 +17,15 @@ from typing import TYPE_CHECKING, Protocol, TypeVar
 
 import attrs
 
-from hgloc._model_store import ModelStore
 from hgloc.backends import StorageBackend
 from hgloc.errors import HglocError, ObjectNotFoundError
 from hgloc.hub_wire import DEFAULT_BRANCH, WireFile, git_blob_sha1
 from hgloc.layout import FileRecord, ModelRecord, safe_name
+from hgloc.store import ModelStore
 
 if TYPE_CHECKING:
-    from hgloc._bucket import BucketTier
-    from hgloc.localizer import Localizer
+    from hgloc.bucket import BucketTier
+    from hgloc.localize import Localizer
 
 __all__ = [
     "DEFAULT_BRANCH",

@@ -10,7 +10,7 @@ from hgloc.serve._catalog import BucketLayout, Catalog, LocalLayout
 from hgloc.serve._upstream import Upstream
 
 if TYPE_CHECKING:
-    from hgloc.localizer import Localizer
+    from hgloc.localize import Localizer
 
 __all__ = ["Service"]
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from hgloc._bucket import BucketEntry, BucketTier, merge_entries
+from hgloc.bucket._tier import BucketEntry, BucketTier, merge_entries
 from hgloc.errors import BackendUnavailableError, IndexCorruptError, ObjectNotFoundError
 from hgloc.layout import CARD_FILE, CARD_REPO_PATH, CONFIG_FILE, FileRecord, ModelRecord
 from hgloc.sources import _http, git_blob_sha1

@@ -21,17 +21,7 @@ import attrs
 from huggingface_hub.utils import filter_repo_objects  # type: ignore[attr-defined]
 
 from hgloc._aio import gather
-from hgloc._big_file import (
-    BigFileJob,
-    ByteProgress,
-    Progress,
-    TransferSettings,
-    fetch_big_file,
-    verify_bytes,
-)
-from hgloc._results import Status
-from hgloc._staging import Journal, model_staging, remove_model_staging, same_filesystem
-from hgloc.backends import LocalBackend, StorageBackend, validate_key
+from hgloc.backends import LocalPaths, StorageBackend, validate_key
 from hgloc.errors import (
     HubError,
     InvalidKeyError,
@@ -44,6 +34,15 @@ from hgloc.layout import CARD_FILE, CARD_REPO_PATH, METADATA_FILE, FileRecord, M
 from hgloc.layout import validate_model_id as _validate_model_id
 from hgloc.sources import HuggingFaceSource, TreeEntry
 from hgloc.sources._hub_protocol import is_commit
+from hgloc.transfer._big_file import (
+    BigFileJob,
+    ByteProgress,
+    Progress,
+    TransferSettings,
+    fetch_big_file,
+    verify_bytes,
+)
+from hgloc.transfer._staging import Journal, model_staging, remove_model_staging, same_filesystem
 
 __all__ = ["FullModelJob", "Outcome", "Patterns", "file_record", "select_files", "store_name"]
 
@@ -147,7 +146,7 @@ def _checked_path(path: str, prefix: str = "") -> str:
 class Outcome:
     """What one full-model download did, and at which commit the folder now is."""
 
-    status: Status
+    fetched: bool  # False: the folder held it already
     commit: str | None
 
 
@@ -181,7 +180,7 @@ class FullModelJob:
         is completed at the commit it holds; with it, at the revision's commit now.
         """
         if existing is not None and existing.is_full_model and not refresh:
-            return Outcome(Status.SKIPPED, existing.commit)
+            return Outcome(False, existing.commit)
         if skip_hf_fetch:
             raise OfflineModeError(
                 f"{self.model_id!r} is not fully in the store and skip_hf_fetch forbids "
@@ -189,7 +188,7 @@ class FullModelJob:
             )
         commit, repo_id = await self._commit(existing, refresh)
         if existing is not None and existing.is_full_model and existing.commit == commit:
-            return Outcome(Status.SKIPPED, commit)
+            return Outcome(False, commit)
         tree = await self.source().list_tree(repo_id, commit)
         if not tree:
             raise HubError(f"{self.model_id!r} at {commit} has no files: nothing to localize")
@@ -210,7 +209,7 @@ class FullModelJob:
         is_full = all(store_name(e.path) in files for e in tree)
         unchanged = files == old and existing is not None and is_full == existing.is_full_model
         if same_commit and not todo and unchanged:
-            return Outcome(Status.SKIPPED, commit)
+            return Outcome(False, commit)
         meta_key = f"{self.prefix}/{METADATA_FILE}"
         if existing is not None and not same_commit:
             # The folder stops counting as cached before any file changes; what it keeps
@@ -235,7 +234,7 @@ class FullModelJob:
             len(kept),
             "full model" if is_full else "selected files",
         )
-        return Outcome(Status.FETCHED, commit)
+        return Outcome(True, commit)
 
     async def _commit(self, existing: ModelRecord | None, refresh: bool) -> tuple[str, str]:
         """The commit to fetch and the repo's current id (after a rename)."""
@@ -294,11 +293,11 @@ class FullModelJob:
             self.on_bytes, sum(e.size for e in todo.values()), self.settings.progress_interval
         )
         progress.start()
-        rename = isinstance(self.backend, LocalBackend) and any(
+        rename = isinstance(self.backend, LocalPaths) and any(
             e.size > self.settings.in_memory_max for e in todo.values()
         )
         if rename:
-            assert isinstance(self.backend, LocalBackend)
+            assert isinstance(self.backend, LocalPaths)
             rename = await anyio.to_thread.run_sync(same_filesystem, staging, self.backend.root)
         biggest_first = sorted(todo.items(), key=lambda item: -item[1].size)
         await gather(

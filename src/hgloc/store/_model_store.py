@@ -8,18 +8,67 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
+from typing import Any
 
 import anyio
 import attrs
 
-from hgloc._results import CachedModel
 from hgloc.backends import StorageBackend
-from hgloc.errors import IndexCorruptError, ObjectNotFoundError
+from hgloc.errors import IndexCorruptError, LayoutCollisionError, ObjectNotFoundError
 from hgloc.layout import METADATA_FILE, ModelRecord, safe_name
 
-__all__ = ["ModelStore", "StoredModel"]
+__all__ = ["CachedModel", "ModelStore", "StoredModel"]
 
 logger = logging.getLogger("hgloc")
+
+
+@attrs.frozen
+class CachedModel:
+    """A model the store holds completely, as users see it.
+
+    ``as_dict()`` gives the documented shape of ``list_local_models()``.
+    """
+
+    model_id: str
+    revision: str | None
+    commit: str | None
+    path: str
+    has_card: bool
+    has_config: bool
+    is_public: bool
+    is_full_model: bool
+    cached_timestamp: str
+    files: tuple[str, ...]
+
+    @classmethod
+    def from_record(cls, record: ModelRecord, path: str) -> CachedModel:
+        """The view of a folder's metadata, the folder being at ``path``."""
+        return cls(
+            model_id=record.model_id,
+            revision=record.revision,
+            commit=record.commit,
+            path=path,
+            has_card=record.has_card,
+            has_config=record.has_config,
+            is_public=record.is_public,
+            is_full_model=record.is_full_model,
+            cached_timestamp=record.cached_timestamp,
+            files=tuple(sorted(record.files)),
+        )
+
+    def as_dict(self) -> dict[str, Any]:
+        """The documented dict of ``list_local_models()``."""
+        return {
+            "model_id": self.model_id,
+            "revision": self.revision,
+            "commit": self.commit,
+            "has_card": self.has_card,
+            "has_config": self.has_config,
+            "is_public": self.is_public,
+            "is_full_model": self.is_full_model,
+            "path": self.path,
+            "cached_timestamp": self.cached_timestamp,
+        }
 
 
 @attrs.frozen
@@ -48,6 +97,25 @@ class ModelStore:
             )
         except KeyError:
             return None  # an HG-Localization file without the id: not ours to trust
+
+    async def load_model(
+        self, prefix: str, model_id: str, revision: str | None
+    ) -> ModelRecord | None:
+        """:meth:`load`, refusing a folder that holds another model than the one asked for.
+
+        Folder names are lossy (``a_b/c`` and ``a/b_c``, ``refs/pr/1`` and
+        ``refs_pr_1``): the metadata says which model the folder holds, and
+        another one is never served from it.
+        """
+        record = await self.load(prefix)
+        if record is not None and (record.model_id, record.revision) != (model_id, revision):
+            wanted, held = _label(model_id, revision), _label(record.model_id, record.revision)
+            raise LayoutCollisionError(
+                f"{wanted!r} and {held!r} map to the same folder "
+                f"{self.backend.location(prefix)}, which holds {held!r}; "
+                f"use another store (models_store_path) for {wanted!r}"
+            )
+        return record
 
     async def save(
         self,
@@ -153,3 +221,7 @@ class ModelStore:
             found.append(StoredModel(prefix, record))
         found.sort(key=lambda m: m.prefix)
         return found
+
+
+def _label(model_id: str, revision: str | None) -> str:
+    return model_id if revision is None else f"{model_id}@{revision}"

@@ -1,4 +1,4 @@
-"""What the localizer returns: cached models, per-model results, bulk reports."""
+"""What the localizer returns: per-model results, where they came from, bulk reports."""
 
 from __future__ import annotations
 
@@ -7,56 +7,7 @@ from typing import Any
 
 import attrs
 
-from hgloc.layout import ModelRecord
-
-__all__ = ["CachedModel", "ModelResult", "PrefetchReport", "Status"]
-
-
-@attrs.frozen
-class CachedModel:
-    """A model the store holds completely.
-
-    ``as_dict()`` gives the documented shape of ``list_local_models()``.
-    """
-
-    model_id: str
-    revision: str | None
-    commit: str | None
-    path: str
-    has_card: bool
-    has_config: bool
-    is_public: bool
-    is_full_model: bool
-    cached_timestamp: str
-    files: tuple[str, ...]
-
-    @classmethod
-    def from_record(cls, record: ModelRecord, path: str) -> CachedModel:
-        return cls(
-            model_id=record.model_id,
-            revision=record.revision,
-            commit=record.commit,
-            path=path,
-            has_card=record.has_card,
-            has_config=record.has_config,
-            is_public=record.is_public,
-            is_full_model=record.is_full_model,
-            cached_timestamp=record.cached_timestamp,
-            files=tuple(sorted(record.files)),
-        )
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "model_id": self.model_id,
-            "revision": self.revision,
-            "commit": self.commit,
-            "has_card": self.has_card,
-            "has_config": self.has_config,
-            "is_public": self.is_public,
-            "is_full_model": self.is_full_model,
-            "path": self.path,
-            "cached_timestamp": self.cached_timestamp,
-        }
+__all__ = ["ModelResult", "PrefetchReport", "Source", "Status", "failure"]
 
 
 class Status(enum.StrEnum):
@@ -66,6 +17,15 @@ class Status(enum.StrEnum):
     UPLOADED = "uploaded"  # put in the team bucket
     SKIPPED = "skipped"  # already cached (and, with refresh, still current)
     FAILED = "failed"
+
+
+class Source(enum.StrEnum):
+    """Where a model's bytes came from; a ``str``, so JSON reports hold the plain word."""
+
+    STORE = "store"  # this store held it already
+    BUCKET = "bucket"  # copied from the team bucket
+    PUBLIC = "public"  # read from the bucket's public manifest, without credentials
+    HUB = "hub"  # fetched from the Hub
 
 
 @attrs.frozen
@@ -80,7 +40,7 @@ class ModelResult:
     error: str | None = None
     error_type: str | None = None
     seconds: float = 0.0
-    source: str | None = None  # where the bytes came from: hub, bucket, public, store
+    source: Source | None = None
     shared: str | None = None  # where in the bucket it was uploaded, if it was
 
     @property
@@ -92,6 +52,10 @@ class ModelResult:
         """``model_id`` or ``model_id@revision``, as users write it."""
         return self.model_id if self.revision is None else f"{self.model_id}@{self.revision}"
 
+    def failed(self, error: str, error_type: str) -> ModelResult:
+        """This result turned into a failure, saying why."""
+        return attrs.evolve(self, status=Status.FAILED, error=error, error_type=error_type)
+
     def as_dict(self) -> dict[str, Any]:
         return {
             "model_id": self.model_id,
@@ -102,14 +66,28 @@ class ModelResult:
             "error": self.error,
             "error_type": self.error_type,
             "seconds": round(self.seconds, 4),
-            "source": self.source,
+            "source": None if self.source is None else self.source.value,
             "shared": self.shared,
         }
 
 
+def failure(
+    model_id: str, revision: str | None, exc: BaseException, seconds: float = 0.0
+) -> ModelResult:
+    """The result of a model whose operation raised ``exc``."""
+    return ModelResult(
+        model_id,
+        revision,
+        Status.FAILED,
+        error=str(exc) or type(exc).__name__,
+        error_type=type(exc).__name__,
+        seconds=seconds,
+    )
+
+
 @attrs.frozen(repr=False)
 class PrefetchReport:
-    """The per-model outcome of a bulk prefetch, in the order the ids were given."""
+    """The per-model outcome of a bulk run, in the order the ids were given."""
 
     results: tuple[ModelResult, ...]
     seconds: float

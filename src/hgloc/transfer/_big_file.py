@@ -24,12 +24,12 @@ import anyio.to_thread
 import attrs
 
 from hgloc._aio import gather
-from hgloc._staging import StagedFile
-from hgloc.backends import LocalBackend, StorageBackend
+from hgloc.backends import LocalPaths, StorageBackend
 from hgloc.errors import IntegrityError
 from hgloc.sources import HuggingFaceSource, TreeEntry
 from hgloc.sources._hub_protocol import git_blob_sha1
 from hgloc.sources._ranges import Part, plan_parts
+from hgloc.transfer._staging import StagedFile
 
 if TYPE_CHECKING:
     from typing_extensions import Buffer  # typing.Buffer from Python 3.12 on
@@ -231,7 +231,7 @@ class _Attempt:
             last = self._hash_only if job.rename_into_place else self._store
             await gather(*(functools.partial(self._fetch_part, p) for p in self.parts), last)
             if job.rename_into_place:
-                assert isinstance(job.backend, LocalBackend)
+                assert isinstance(job.backend, LocalPaths)
                 target = job.backend.target_path(job.key)  # refuses symlinks out of the store
                 await anyio.to_thread.run_sync(staged.move_to, target)
             else:

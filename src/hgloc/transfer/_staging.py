@@ -26,25 +26,22 @@ import struct
 import sys
 import tempfile
 import threading
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
-import anyio
-import anyio.to_thread
-
-from hgloc.backends import LocalBackend, MemoryBackend, StorageBackend
-from hgloc.layout import METADATA_FILE, FileRecord
-from hgloc.sources._ranges import Part
+from hgloc.backends import LocalPaths, MemoryBackend, StorageBackend
+from hgloc.layout import FileRecord
 
 if TYPE_CHECKING:
     from typing_extensions import Buffer  # typing.Buffer from Python 3.12 on
+
+    from hgloc.sources._ranges import Part
 
 __all__ = [
     "STAGING_FOLDER",
     "Journal",
     "StagedFile",
-    "model_folder_lock",
     "model_staging",
     "remove_model_staging",
     "same_filesystem",
@@ -69,10 +66,12 @@ def staging_root(backend: StorageBackend, override: Path | None = None) -> Path:
     """Where a store's downloads are staged: beside a local store, so a rename lands them."""
     if override is not None:
         return override
-    if isinstance(backend, LocalBackend):
+    if isinstance(backend, LocalPaths):
         return backend.root / STAGING_FOLDER
     name = backend.name
-    if isinstance(backend, MemoryBackend):  # dies with the process: nothing to resume later
+    # A memory store dies with the process: nothing to resume later. (The backend
+    # protocol has no "persistent" flag yet, hence the one class check.)
+    if isinstance(backend, MemoryBackend):
         name = f"{name}:{os.getpid()}:{id(backend)}"
     digest = hashlib.sha1(name.encode(), usedforsecurity=False).hexdigest()[:16]
     return Path(tempfile.gettempdir()) / "hgloc-partial" / digest
@@ -94,45 +93,6 @@ def remove_model_staging(root: Path, prefix: str) -> None:
             parent.rmdir()
         except OSError:
             break  # not empty: another model is being fetched
-
-
-@contextlib.asynccontextmanager
-async def model_folder_lock(backend: StorageBackend, prefix: str) -> AsyncIterator[None]:
-    """Keep other processes out of a local model folder while this one completes it.
-
-    Two runs completing one full model at once would share its staging files, and
-    the first to finish would move them into place from under the other. An
-    ``flock`` on the model folder itself (which is never deleted) makes the second
-    wait; it then finds the model complete. Other stores, and platforms without
-    ``flock``, get no lock: their staging is private to the process.
-    """
-    if not isinstance(backend, LocalBackend) or _fcntl is None:
-        yield
-        return
-    folder = backend.target_path(f"{prefix}/{METADATA_FILE}").parent  # refuses symlinks out
-    fd = await anyio.to_thread.run_sync(_open_folder, folder)
-    try:
-        # Polled: a thread blocked in flock could not be cancelled. No Event can tell us
-        # when another process lets go.
-        while not _try_lock(fd):  # noqa: ASYNC110
-            await anyio.sleep(_LOCK_POLL)
-        yield
-    finally:
-        os.close(fd)  # releases the lock
-
-
-def _open_folder(folder: Path) -> int:
-    folder.mkdir(parents=True, exist_ok=True)
-    return os.open(folder, os.O_RDONLY)
-
-
-def _try_lock(fd: int) -> bool:
-    assert _fcntl is not None
-    try:
-        _fcntl.flock(fd, _fcntl.LOCK_EX | _fcntl.LOCK_NB)
-    except BlockingIOError:
-        return False
-    return True
 
 
 class Journal:
@@ -295,12 +255,6 @@ _SEEK_LOCK = threading.Lock()
 _IOV_MAX = 512  # well under every platform's limit on buffers per call
 _OPEN_FLAGS = os.O_RDWR | os.O_CREAT | getattr(os, "O_BINARY", 0)
 _FADVISE = hasattr(os, "posix_fadvise") and sys.platform.startswith("linux")
-_LOCK_POLL = 0.05
-
-try:
-    import fcntl as _fcntl
-except ImportError:  # pragma: no cover - Windows
-    _fcntl = None  # type: ignore[assignment]
 
 
 def _pwritev_all(fd: int, chunks: Sequence[bytes], offset: int) -> None:
