@@ -2,7 +2,7 @@
 
 The client (``_client.py``) and multipart uploads (``_multipart.py``) live
 beside this module; here each protocol method becomes S3 requests.
-``S3Backend`` is over 300 lines: one short method per member of five protocols.
+Size: ``S3Backend`` is over 300 lines, one short method per member of five protocols.
 """
 
 from __future__ import annotations
