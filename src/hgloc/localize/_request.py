@@ -28,7 +28,7 @@ def parse_model_ref(text: str, revision: str | None = None) -> ModelRef:
     >>> parse_model_ref("gpt2@v1.0")
     ModelRef(model_id='gpt2', revision='v1.0')
     """
-    model_id, sep, rev = text.strip().partition("@")
+    model_id, sep, rev = text.partition("@")
     if sep and not rev:
         raise InvalidModelIdError(f"{text!r} has an '@' but no revision after it")
     return ModelRef(validate_model_id(model_id), validate_revision(rev if sep else revision))
