@@ -13,7 +13,7 @@ import hashlib
 import random
 import re
 from collections.abc import Mapping
-from urllib.parse import quote, urlsplit
+from urllib.parse import parse_qs, quote, urlsplit
 
 import attrs
 from huggingface_hub import hf_hub_url
@@ -29,6 +29,7 @@ __all__ = [
     "classify_error",
     "git_blob_sha1",
     "is_commit",
+    "link_lifetime",
     "model_info_url",
     "parse_etag",
     "parse_ratelimit",
@@ -135,6 +136,25 @@ class Backoff:
         """Seconds to wait before retry number ``attempt`` (0-based)."""
         ceiling = min(self.cap, self.base * (2**attempt))
         return (rng or random).uniform(ceiling / 2, ceiling)
+
+
+_UNSIGNED_LINK_LIFETIME = 600.0
+
+
+def link_lifetime(url: str) -> float:
+    """Seconds a CDN link may be reused from now: most of its ``X-Amz-Expires``.
+
+    A signed link (Xet-backed files) names its own lifetime; four fifths of it
+    leaves room for the time it took to arrive. A link without one is reused
+    for 10 minutes, then resolved again: one Hub request, never a stale host.
+
+    >>> link_lifetime("https://cas-bridge.example/x?X-Amz-Expires=3600&X-Amz-Signature=s")
+    2880.0
+    """
+    values = parse_qs(urlsplit(url).query).get("X-Amz-Expires", [])
+    if values and values[0].isdigit():
+        return min(int(values[0]) * 0.8, _UNSIGNED_LINK_LIFETIME * 6)
+    return _UNSIGNED_LINK_LIFETIME
 
 
 def same_origin(a: str, b: str) -> bool:

@@ -3,13 +3,20 @@
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import AsyncGenerator
 
 import anyio
 
 from hgloc.errors import HubError, HubUnavailableError, IntegrityError, ResponseTooLargeError
 from hgloc.sources._http import TransportError
-from hgloc.sources._hub_protocol import is_commit, parse_ratelimit, resolve_url, same_origin
+from hgloc.sources._hub_protocol import (
+    is_commit,
+    link_lifetime,
+    parse_ratelimit,
+    resolve_url,
+    same_origin,
+)
 from hgloc.sources._ranges import parse_content_range, range_header
 from hgloc.sources._requests import HubSession, Opened, Retryable, transport_reason
 
@@ -18,18 +25,26 @@ __all__ = ["FileStreamer"]
 logger = logging.getLogger("hgloc.sources")
 
 _MAX_LOCATIONS = 4096
+# A CDN answer to a remembered link that means "this link is no good any more" (an
+# expired or revoked signature): resolve again at once, it is not a failure.
+_STALE_LINK = frozenset({401, 403, 404, 410})
 
 
 class FileStreamer:
     """Streams byte ranges of files, remembering where each commit's file lives.
 
     A commit's file never changes: ranges of one file go straight to where its
-    first request was redirected (the CDN), without a Hub request each.
+    first request was redirected (the CDN), without a Hub request each. Such a
+    link is signed and expires (Xet-backed files): it is kept in memory only,
+    used only within its ``X-Amz-Expires``, and a link the CDN refuses is
+    resolved again through the Hub, the download going on from the last byte
+    received.
     """
 
     def __init__(self, session: HubSession) -> None:
         self._session = session
-        self._locations: dict[tuple[str, str, str], str] = {}  # (repo, commit, path) -> CDN URL
+        # (repo, commit, path) -> (CDN URL, monotonic time it stops being used)
+        self._locations: dict[tuple[str, str, str], tuple[str, float]] = {}
 
     async def stream(
         self,
@@ -53,7 +68,7 @@ class FileStreamer:
         pos = start
         failures = 0
         while True:
-            cdn_url = self._locations.get(key)
+            cdn_url = self._location(key)
             if cdn_url is None:
                 await session.pacer.wait()
             before = pos
@@ -63,9 +78,14 @@ class FileStreamer:
                 async with session.open(
                     cdn_url or hub_url, {"range": header} if header else None, long=True
                 ) as opened:
-                    if cdn_url is not None and opened.response.status_code >= 400:
+                    status = opened.response.status_code
+                    if cdn_url is not None and status in _STALE_LINK:
                         self._locations.pop(key, None)  # a signed link that expired
-                        raise Retryable(f"HTTP {opened.response.status_code} from the CDN", 0.0)
+                        logger.debug("%s: the CDN refused its link (HTTP %d)", what, status)
+                        continue  # resolve again now: no failure, no wait
+                    if cdn_url is not None and status >= 400:
+                        self._locations.pop(key, None)
+                        raise Retryable(f"HTTP {status} from the CDN")
                     session.pacer.observe(parse_ratelimit(opened.hub_headers.get("ratelimit")))
                     limit = await self._check(opened, what, repo_id, revision, pos, size)
                     if cdn_url is None and is_commit(revision):
@@ -109,12 +129,23 @@ class FileStreamer:
                 logger.debug("resuming %s at byte %d in %.2fs (%s)", what, pos, wait, reason)
                 await anyio.sleep(wait)
 
+    def _location(self, key: tuple[str, str, str]) -> str | None:
+        """Where a file's bytes were last sent from, while that link is still valid."""
+        found = self._locations.get(key)
+        if found is None:
+            return None
+        url, until = found
+        if time.monotonic() >= until:
+            del self._locations[key]
+            return None
+        return url
+
     def _remember(self, key: tuple[str, str, str], url: str) -> None:
         if same_origin(url, self._session.endpoint):
             return  # served by the Hub itself: nothing to skip next time
         if len(self._locations) >= _MAX_LOCATIONS:
             self._locations.clear()
-        self._locations[key] = url
+        self._locations[key] = (url, time.monotonic() + link_lifetime(url))
 
     async def _check(
         self,
@@ -135,6 +166,8 @@ class FileStreamer:
             raise IntegrityError(
                 f"{what}: the Hub announces {linked} bytes, the file list says {size}"
             )
+        if size is None and linked.isdigit():
+            size = int(linked)  # a Xet file's size when no Content-Length says it
         announced = headers.get("content-length", "")
         length = int(announced) if announced.isdigit() else None
         if status == 206:
