@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from hgloc import Config, Localizer, Status
-from hgloc.localizer import TransferSettings
+from hgloc import TransferSettings
 from hgloc.sources import Backoff, RetryPolicy
 from hgloc_testing import HubEmulator, Repo, RequestRecord, XetMode
 

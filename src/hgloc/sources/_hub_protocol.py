@@ -37,6 +37,7 @@ __all__ = [
     "resolve_url",
     "same_origin",
     "split_revision",
+    "url_problem",
 ]
 
 RETRY_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
@@ -136,6 +137,26 @@ class Backoff:
         """Seconds to wait before retry number ``attempt`` (0-based)."""
         ceiling = min(self.cap, self.base * (2**attempt))
         return (rng or random).uniform(ceiling / 2, ceiling)
+
+
+def url_problem(url: str) -> str | None:
+    """Why ``url`` cannot be requested (a port out of range, ``+port``, a broken IPv6
+    host, not http(s)), or ``None``. Hub answers name URLs (redirects, next pages):
+    a bad one is the Hub's fault, reported as such, never a bare ``ValueError``.
+
+    >>> url_problem("http://127.0.0.1:99999/x")
+    'Port out of range 0-65535'
+    """
+    try:
+        parts = urlsplit(url)
+        _ = parts.port  # parsed lazily: this is where a bad port raises
+        if parts.scheme not in ("http", "https"):
+            return f"scheme {parts.scheme!r} is not http(s)"
+        if not parts.hostname:
+            return "no host"
+    except ValueError as exc:
+        return str(exc)
+    return None
 
 
 _UNSIGNED_LINK_LIFETIME = 600.0
