@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from hgloc import Config, Localizer, Status
+from hgloc import Config, Localizer, Status, TransferSettings
 from hgloc.errors import (
     HubError,
     HubUnavailableError,
@@ -25,7 +25,6 @@ from hgloc.errors import (
     ResponseTooLargeError,
 )
 from hgloc.layout import METADATA_FILE
-from hgloc import TransferSettings
 from hgloc.sources import Backoff, RetryPolicy, git_blob_sha1
 from hgloc.sources._http import make_client
 from hgloc_testing import Faults, HubEmulator, Repo, run_asgi_in_thread

@@ -10,8 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from hgloc import Config, Localizer, Status
-from hgloc import TransferSettings
+from hgloc import Config, Localizer, Status, TransferSettings
 from hgloc.sources import Backoff, RetryPolicy
 from hgloc_testing import HubEmulator, Repo, RequestRecord, XetMode
 
