@@ -4,7 +4,7 @@ Routing and answers follow docs/hub-protocol.md (what huggingface_hub 2.4 expect
 Handlers are pure functions of the request and the repos; faults (latency,
 errors, drops, corruption) are applied around them in :meth:`HubApp.__call__`.
 Everything expensive (hashes, JSON bodies, tree pages) is computed once and cached.
-Over 500 lines: the Hub's routes and their shared request state read best together.
+Size: over 500 lines, as the Hub's routes and their shared request state read best together.
 """
 
 from __future__ import annotations
