@@ -116,7 +116,7 @@ async def test_requests_go_to_the_least_busy_pool(url: str, client: Client) -> N
     async with client.stream("GET", url, headers={}) as response:
         # Round-robin would have used the busy pool and opened a new connection there.
         assert response.headers["x-conn"] in done.conns
-    assert (await client.get(url)).content == b"x" * 10
+    assert (await client.get(url, max_bytes=1 << 20)).content == b"x" * 10
     await kept.release()
     with pytest.raises(RuntimeError):
         async with client.stream("GET", url, headers={}):
@@ -144,7 +144,7 @@ async def test_where_a_request_waits_when_every_connection_is_taken(
     async with anyio.create_task_group() as tg:
 
         async def short() -> None:
-            got.append((await client.get(url)).headers["x-conn"])
+            got.append((await client.get(url, max_bytes=1 << 20)).headers["x-conn"])
             done.set()
 
         tg.start_soon(short)
@@ -167,7 +167,7 @@ async def test_where_a_request_waits_when_every_connection_is_taken(
 async def test_a_cancelled_wait_takes_no_slot(url: str, client: Client) -> None:
     pool0, pool1 = await _fill(client, url, long=True)
     with anyio.move_on_after(0.2) as waited:
-        await client.get(url)
+        await client.get(url, max_bytes=1 << 20)
     assert waited.cancelled_caught
     await pool0.release()
     await pool1.release()

@@ -583,9 +583,13 @@ def test_run_in_subprocess() -> None:
         assert re.fullmatch(r"http://127\.0\.0\.1:\d+", url)
         info = httpx2.get(f"{url}/api/models/hgloc-test/lfs").json()
         # The stats route counts what the emulator served, not itself.
-        assert httpx2.get(f"{url}/_emulator/stats").json() == {"requests": 1}
+        info_path = "/api/models/hgloc-test/lfs"
+        stats = httpx2.get(f"{url}/_emulator/stats").json()
+        assert stats == {"requests": 1, "paths": {info_path: 1}}
         httpx2.get(f"{url}/hgloc-test/lfs/resolve/main/nope.txt")
-        assert httpx2.get(f"{url}/_emulator/stats").json() == {"requests": 2}
+        stats = httpx2.get(f"{url}/_emulator/stats").json()
+        assert stats["requests"] == 2  # and per path:
+        assert stats["paths"] == {info_path: 1, "/hgloc-test/lfs/resolve/main/nope.txt": 1}
     assert info["sha"] == SPECIALS["lfs"].commit_sha(0)
 
 

@@ -41,6 +41,9 @@ _ENV_FIELDS = {
     "HGLOC_PUBLIC_MODELS_JSON_KEY": "public_models_json_key",
     "HGLOC_PRIVATE_MODELS_INDEX_KEY": "private_models_index_key",
     "HGLOC_DEFAULT_REVISION_NAME": "default_revision_name",
+    "HGLOC_REQUEST_TIMEOUT": "request_timeout",
+    "HGLOC_MIN_TRANSFER_RATE": "min_transfer_rate",
+    "HGLOC_TRANSFER_RATE_WINDOW": "transfer_rate_window",
 }
 
 
@@ -79,6 +82,12 @@ class Config:
     Config(models_store_path=PosixPath('/data/models'), s3_bucket_name='team-models', ...)
 
     Secrets (the Hub token, the AWS secret key) never appear in ``repr``.
+
+    ``request_timeout`` (s) is the deadline of each small Hub request as a
+    whole, first byte sent to last received. A big file's bytes must come at
+    ``min_transfer_rate`` bytes/s or more, measured over ``transfer_rate_window``
+    seconds (0 turns the check off); a slower connection is dropped and resumed,
+    and a file that stays that slow fails with a clear message.
     """
 
     models_store_path: Path | None = attrs.field(default=None, converter=_path_or_none)
@@ -97,7 +106,9 @@ class Config:
     hf_endpoint: str | None = attrs.field(default=None, converter=_none_if_empty)
     hf_token: str | None = attrs.field(default=None, converter=_none_if_empty, repr=_secret_repr)
     offline: bool | None = None
-    request_timeout: float = 30.0
+    request_timeout: float = attrs.field(default=30.0, converter=float)
+    min_transfer_rate: float = attrs.field(default=1024.0, converter=float)
+    transfer_rate_window: float = attrs.field(default=60.0, converter=float)
     max_retries: int = 6
 
     @classmethod

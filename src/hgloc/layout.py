@@ -45,8 +45,9 @@ CARD_REPO_PATH = "README.md"
 
 _UNSAFE = re.compile(r'[/\\:*?"<>| ]')
 # The Hub's own rule for a repo name, ASCII only: look-alike letters from other
-# scripts are refused rather than silently mapped to another repo.
-_REPO_PART = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9._-]{0,94}[A-Za-z0-9_])?$")
+# scripts are refused rather than silently mapped to another repo. Used with
+# fullmatch: a "$" would let a trailing newline through.
+_REPO_PART = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9._-]{0,94}[A-Za-z0-9_])?")
 _MAX_REVISION = 255
 
 
@@ -76,7 +77,7 @@ def validate_model_id(model_id: str) -> str:
     if (
         not model_id
         or len(parts) > 2
-        or not all(_REPO_PART.match(p) for p in parts)
+        or not all(_REPO_PART.fullmatch(p) for p in parts)
         or any("--" in p or ".." in p for p in parts)
     ):
         raise InvalidModelIdError(

@@ -13,7 +13,12 @@ import json
 from typing import Any
 
 from hgloc.bucket._tier import BucketEntry, BucketTier, merge_entries
-from hgloc.errors import BackendUnavailableError, IndexCorruptError, ObjectNotFoundError
+from hgloc.errors import (
+    BackendUnavailableError,
+    IndexCorruptError,
+    ObjectNotFoundError,
+    ResponseTooLargeError,
+)
 from hgloc.layout import CARD_FILE, CARD_REPO_PATH, CONFIG_FILE, FileRecord, ModelRecord
 from hgloc.sources import _http, git_blob_sha1
 
@@ -35,9 +40,11 @@ class PublicReader:
     async def _get(self, key: str) -> bytes | None:
         url = self.tier.backend.public_url(key)
         try:
-            response = await self._client.get(url)
+            response = await self._client.get(url, max_bytes=_MAX_BYTES)
         except _http.TransportError as exc:
             raise BackendUnavailableError(f"could not reach {url}: {exc}") from exc
+        except ResponseTooLargeError as exc:  # decoded bytes counted: no gzip bomb
+            raise BackendUnavailableError(str(exc)) from exc
         if response.status_code in (403, 404):  # private or absent: the same to us
             return None
         if response.status_code >= 400:

@@ -10,7 +10,7 @@ from hgloc._version import __version__
 from hgloc.config import Config
 from hgloc.errors import EntryNotFoundError, HubError
 from hgloc.layout import CARD_REPO_PATH, CONFIG_FILE
-from hgloc.sources import HubFile, HuggingFaceSource, RetryPolicy
+from hgloc.sources import HubFile, HuggingFaceSource, MinRate, RetryPolicy
 
 __all__ = ["DEFAULT_BRANCH", "HubClient", "fetch_metadata", "parse_config"]
 
@@ -39,6 +39,7 @@ class HubClient:
                 offline=offline,
                 concurrency=self.concurrency,
                 timeout=self.config.request_timeout,
+                min_rate=MinRate(self.config.min_transfer_rate, self.config.transfer_rate_window),
                 retry=self.retry,
                 user_agent=f"hgloc/{__version__}",
             )

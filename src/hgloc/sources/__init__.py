@@ -10,17 +10,20 @@ file fetched and verified), ``_streaming`` (a big file's byte ranges),
 
 from __future__ import annotations
 
-from hgloc.sources._files import HubFile
+from hgloc.sources._files import HashSource, HubFile
 from hgloc.sources._hub_protocol import Backoff, RateLimit, git_blob_sha1
 from hgloc.sources._huggingface import HuggingFaceSource
 from hgloc.sources._pacing import RatePacer
 from hgloc.sources._requests import RetryPolicy
+from hgloc.sources._streaming import MinRate
 from hgloc.sources._tree import TreeEntry
 
 __all__ = [
     "Backoff",
+    "HashSource",
     "HubFile",
     "HuggingFaceSource",
+    "MinRate",
     "RateLimit",
     "RatePacer",
     "RetryPolicy",
@@ -28,5 +31,15 @@ __all__ = [
     "git_blob_sha1",
 ]
 
-for _obj in (Backoff, HubFile, HuggingFaceSource, RateLimit, RatePacer, RetryPolicy, TreeEntry):
+for _obj in (
+    Backoff,
+    HashSource,
+    HubFile,
+    HuggingFaceSource,
+    MinRate,
+    RateLimit,
+    RatePacer,
+    RetryPolicy,
+    TreeEntry,
+):
     _obj.__module__ = __name__

@@ -2,21 +2,41 @@
 
 from __future__ import annotations
 
+import enum
 from urllib.parse import unquote, urlsplit
 
 import attrs
 
-from hgloc.sources._hub_protocol import check_digest, parse_etag, resolve_url
+from hgloc.errors import HubError
+from hgloc.sources._hub_protocol import (
+    check_digest,
+    git_blob_sha1,
+    is_commit,
+    parse_etag,
+    resolve_url,
+)
 from hgloc.sources._requests import Answer, HubSession, Retryable
 
-__all__ = ["DEFAULT_MAX_BYTES", "HubFile", "fetch_file"]
+__all__ = ["DEFAULT_MAX_BYTES", "HashSource", "HubFile", "fetch_file"]
 
 DEFAULT_MAX_BYTES = 64 << 20  # metadata files; a card of several MB is already unusual
 
 
+class HashSource(enum.Enum):
+    """Where a file's recorded hash comes from."""
+
+    HUB = "hub"  # announced by the Hub (ETag, X-Linked-Etag) and checked against the bytes
+    LOCAL = "local"  # the Hub announced none: the git blob sha1 of the bytes received
+
+
 @attrs.frozen
 class HubFile:
-    """One file as the Hub served it, already checked against its announced hash."""
+    """One file as the Hub served it, already checked against its announced hash.
+
+    It always carries a hash: when the Hub announced none (no ``ETag``), ``sha1``
+    is the git blob hash of the bytes received and ``hash_source`` says so, so
+    later tampering in the store is still caught by ``verify``.
+    """
 
     repo_path: str
     data: bytes
@@ -24,6 +44,7 @@ class HubFile:
     sha1: str | None
     sha256: str | None
     resolved_repo_id: str
+    hash_source: HashSource = HashSource.HUB
 
 
 async def fetch_file(
@@ -48,14 +69,26 @@ async def fetch_file(
         check=_verify,
     )
     hub = answer.hub_headers
+    commit = hub.get("x-repo-commit")
+    if commit is not None and not is_commit(commit):
+        raise HubError(
+            f"{path} of {repo_id}@{revision}: the Hub names commit {commit[:80]!r} "
+            "(X-Repo-Commit), not 40 hex digits; nothing was stored"
+        )
     expected = _announced_hash(answer)
+    sha1 = expected if expected and len(expected) == 40 else None
+    sha256 = expected if expected and len(expected) == 64 else None
+    source = HashSource.HUB
+    if sha1 is None and sha256 is None:  # nothing checkable announced: hash what came
+        sha1, source = git_blob_sha1(answer.body), HashSource.LOCAL
     return HubFile(
         repo_path=path,
         data=answer.body,
-        commit=hub.get("x-repo-commit"),
-        sha1=expected if expected and len(expected) == 40 else None,
-        sha256=expected if expected and len(expected) == 64 else None,
+        commit=commit,
+        sha1=sha1,
+        sha256=sha256,
         resolved_repo_id=_repo_from_resolve_url(answer.url, repo_id),
+        hash_source=source,
     )
 
 

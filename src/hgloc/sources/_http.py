@@ -1,17 +1,35 @@
-"""The one place that names the HTTP library, so changing it is a one-line decision."""
+"""The one place that names the HTTP library, so changing it is a one-line decision.
+
+Also where every body hgloc reads whole is capped: :func:`read_limited` counts
+the *decoded* bytes as they are decompressed, so a small gzip body cannot grow
+past the cap in memory (a gzip bomb).
+"""
 
 from __future__ import annotations
 
 import contextlib
 import ssl
-from collections.abc import AsyncIterator, Iterable
+import zlib
+from collections.abc import AsyncIterator, Iterable, Mapping
 from typing import Any
 
 import anyio
+import attrs
 import httpcore2
 import httpx2
 
-__all__ = ["Client", "HTTPError", "Response", "TransportError", "make_client"]
+from hgloc.errors import IntegrityError, ResponseTooLargeError
+
+__all__ = [
+    "Body",
+    "Client",
+    "HTTPError",
+    "Response",
+    "TransportError",
+    "is_encoded",
+    "make_client",
+    "read_limited",
+]
 
 Response = httpx2.Response
 TransportError = httpx2.TransportError  # connect, read, write, protocol and timeout errors
@@ -90,6 +108,69 @@ class _BigReadBackend(httpcore2.AsyncNetworkBackend):
 
     async def sleep(self, seconds: float) -> None:
         await self._backend.sleep(seconds)
+
+
+@attrs.frozen
+class Body:
+    """A whole answer, its body decoded and capped (see :meth:`Client.get`)."""
+
+    status_code: int
+    headers: Mapping[str, str]
+    content: bytes
+
+
+def is_encoded(headers: Mapping[str, str]) -> bool:
+    """Whether an answer's body is compressed (``Content-Encoding`` other than identity)."""
+    return headers.get("content-encoding", "identity").strip().lower() not in ("", "identity")
+
+
+def _decompressor(encoding: str, url: object) -> Any:
+    encoding = encoding.strip().lower()
+    if encoding in ("", "identity"):
+        return None
+    if encoding in ("gzip", "x-gzip"):
+        return zlib.decompressobj(zlib.MAX_WBITS | 16)
+    if encoding == "deflate":
+        return zlib.decompressobj()
+    raise IntegrityError(f"{url} sent a body in an encoding hgloc does not read ({encoding!r})")
+
+
+async def read_limited(response: Response, max_bytes: int) -> bytes:
+    """The body of ``response``, decoded, raising as soon as it passes ``max_bytes``.
+
+    Decompression is bounded by what is left of ``max_bytes`` at each step, so
+    memory never holds more than the cap whatever the compression ratio.
+    Raises :class:`ResponseTooLargeError` past the cap, ``IntegrityError`` for a
+    body that does not decode.
+    """
+    decoder = _decompressor(response.headers.get("content-encoding", ""), response.url)
+    chunks: list[bytes] = []
+    total = received = 0
+    async for raw in response.aiter_raw():
+        received += len(raw)
+        if received > max_bytes:  # bytes after the end of a compressed stream count too
+            raise ResponseTooLargeError(f"{response.url} sent more than {max_bytes} bytes")
+        data = raw
+        while data:
+            if decoder is None:
+                piece, data = data, b""
+            else:
+                try:
+                    piece = decoder.decompress(data, max_bytes - total + 1)
+                except zlib.error as exc:
+                    message = f"{response.url} sent a body that does not decode"
+                    raise IntegrityError(message) from exc
+                data = decoder.unconsumed_tail
+            total += len(piece)
+            if total > max_bytes:
+                raise ResponseTooLargeError(
+                    f"{response.url} sent more than the {max_bytes} bytes allowed"
+                    + (" once decompressed" if decoder is not None else "")
+                )
+            chunks.append(piece)
+            if decoder is not None and not piece and data:
+                break  # no progress: a broken stream, caught below
+    return b"".join(chunks)
 
 
 def _transport(limits: httpx2.Limits, ssl_context: ssl.SSLContext) -> httpx2.AsyncHTTPTransport:
@@ -194,13 +275,13 @@ class Client:
         finally:
             self._give_back(index, long)
 
-    async def get(self, url: str) -> httpx2.Response:
-        """A whole small answer (``AsyncClient.get``)."""
-        index = await self._take(False)
-        try:
-            return await self._pools[index].get(url)
-        finally:
-            self._give_back(index, False)
+    async def get(self, url: str, *, max_bytes: int) -> Body:
+        """A whole small answer, its body decoded and capped by :func:`read_limited`."""
+        # Only the encodings read_limited decodes (httpx would offer br and zstd too).
+        headers = {"accept-encoding": "gzip, deflate"}
+        async with self.stream("GET", url, headers=headers) as response:
+            content = await read_limited(response, max_bytes)
+            return Body(response.status_code, response.headers, content)
 
     async def aclose(self) -> None:
         for pool in self._pools:

@@ -13,7 +13,7 @@ import hashlib
 import random
 import re
 from collections.abc import Mapping
-from urllib.parse import quote, urlsplit
+from urllib.parse import parse_qs, quote, urlsplit
 
 import attrs
 from huggingface_hub import hf_hub_url
@@ -29,6 +29,7 @@ __all__ = [
     "classify_error",
     "git_blob_sha1",
     "is_commit",
+    "link_lifetime",
     "model_info_url",
     "parse_etag",
     "parse_ratelimit",
@@ -36,6 +37,7 @@ __all__ = [
     "resolve_url",
     "same_origin",
     "split_revision",
+    "url_problem",
 ]
 
 RETRY_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
@@ -135,6 +137,45 @@ class Backoff:
         """Seconds to wait before retry number ``attempt`` (0-based)."""
         ceiling = min(self.cap, self.base * (2**attempt))
         return (rng or random).uniform(ceiling / 2, ceiling)
+
+
+def url_problem(url: str) -> str | None:
+    """Why ``url`` cannot be requested (a port out of range, ``+port``, a broken IPv6
+    host, not http(s)), or ``None``. Hub answers name URLs (redirects, next pages):
+    a bad one is the Hub's fault, reported as such, never a bare ``ValueError``.
+
+    >>> url_problem("http://127.0.0.1:99999/x")
+    'Port out of range 0-65535'
+    """
+    try:
+        parts = urlsplit(url)
+        _ = parts.port  # parsed lazily: this is where a bad port raises
+        if parts.scheme not in ("http", "https"):
+            return f"scheme {parts.scheme!r} is not http(s)"
+        if not parts.hostname:
+            return "no host"
+    except ValueError as exc:
+        return str(exc)
+    return None
+
+
+_UNSIGNED_LINK_LIFETIME = 600.0
+
+
+def link_lifetime(url: str) -> float:
+    """Seconds a CDN link may be reused from now: most of its ``X-Amz-Expires``.
+
+    A signed link (Xet-backed files) names its own lifetime; four fifths of it
+    leaves room for the time it took to arrive. A link without one is reused
+    for 10 minutes, then resolved again: one Hub request, never a stale host.
+
+    >>> link_lifetime("https://cas-bridge.example/x?X-Amz-Expires=3600&X-Amz-Signature=s")
+    2880.0
+    """
+    values = parse_qs(urlsplit(url).query).get("X-Amz-Expires", [])
+    if values and values[0].isdigit():
+        return min(int(values[0]) * 0.8, _UNSIGNED_LINK_LIFETIME * 6)
+    return _UNSIGNED_LINK_LIFETIME
 
 
 def same_origin(a: str, b: str) -> bool:

@@ -14,10 +14,10 @@ from hgloc.sources._http import make_client
 from hgloc.sources._pacing import RatePacer
 from hgloc.sources._repo_api import commit_of, list_tree, model_info
 from hgloc.sources._requests import HubSession, RetryPolicy
-from hgloc.sources._streaming import FileStreamer
+from hgloc.sources._streaming import FileStreamer, MinRate
 from hgloc.sources._tree import TreeEntry
 
-__all__ = ["HubFile", "HuggingFaceSource", "RetryPolicy"]
+__all__ = ["HubFile", "HuggingFaceSource", "MinRate", "RetryPolicy"]
 
 
 class HuggingFaceSource:
@@ -30,6 +30,10 @@ class HuggingFaceSource:
     to the endpoint's own host; redirects elsewhere (the CDN for LFS files) are
     followed without them. Every answer's ``RateLimit`` header feeds a shared
     :class:`RatePacer`. ``user_agent`` is the calling library's ``name/version``.
+
+    ``timeout`` bounds each small request as a whole, from the first byte sent
+    to the last received (and each read of a big file); ``min_rate`` is the
+    slowest a big file's bytes may come (see :class:`MinRate`).
     """
 
     def __init__(
@@ -42,6 +46,7 @@ class HuggingFaceSource:
         timeout: float = 30.0,
         retry: RetryPolicy | None = None,
         user_agent: str = "hgloc",
+        min_rate: MinRate | None = None,
     ) -> None:
         self.endpoint = endpoint.rstrip("/")
         self.offline = offline
@@ -61,8 +66,9 @@ class HuggingFaceSource:
             auth=auth,
             retry=self.retry,
             pacer=self.pacer,
+            deadline=timeout,
         )
-        self._streamer = FileStreamer(self._session)
+        self._streamer = FileStreamer(self._session, min_rate)
 
     def __repr__(self) -> str:  # never show the token
         return f"HuggingFaceSource(endpoint={self.endpoint!r}, offline={self.offline})"

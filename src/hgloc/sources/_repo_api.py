@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import json
 from typing import Any
-from urllib.parse import urljoin
 
 from hgloc.errors import HubError
-from hgloc.sources._hub_protocol import model_info_url
-from hgloc.sources._requests import HubSession
+from hgloc.sources._hub_protocol import is_commit, model_info_url
+from hgloc.sources._requests import HubSession, join_url
 from hgloc.sources._tree import TreeEntry, parse_link_next, parse_tree_page, tree_url
 
 __all__ = ["commit_of", "list_tree", "model_info"]
@@ -41,6 +40,10 @@ async def commit_of(session: HubSession, repo_id: str, revision: str | None) -> 
     sha = (await model_info(session, repo_id, revision)).get("sha")
     if not isinstance(sha, str):
         raise HubError(f"the Hub's model info for {repo_id!r} carries no commit")
+    if not is_commit(sha):
+        raise HubError(
+            f"the Hub's model info for {repo_id!r} names commit {sha[:80]!r}, not 40 hex digits"
+        )
     return sha
 
 
@@ -66,5 +69,5 @@ async def list_tree(session: HubSession, repo_id: str, revision: str) -> list[Tr
         except (ValueError, RecursionError) as exc:  # RecursionError: nested too deep
             raise HubError(f"the Hub sent {what} in a form hgloc cannot read: {exc}") from exc
         link = parse_link_next(answer.headers.get("link"))
-        url = urljoin(answer.url, link) if link else None
+        url = join_url(answer.url, link, f"{what} (page {len(seen)})") if link else None
     return entries

@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import random
+import socket
 from collections.abc import AsyncIterator, Callable, Mapping
 from urllib.parse import urljoin
 
@@ -17,7 +18,7 @@ import anyio
 import attrs
 
 from hgloc.errors import HubError, HubUnavailableError, IntegrityError, ResponseTooLargeError
-from hgloc.sources._http import Client, Response, TransportError
+from hgloc.sources._http import Client, Response, TransportError, is_encoded, read_limited
 from hgloc.sources._hub_errors import raise_hub_error
 from hgloc.sources._hub_protocol import (
     Backoff,
@@ -26,10 +27,20 @@ from hgloc.sources._hub_protocol import (
     parse_ratelimit,
     parse_retry_after,
     same_origin,
+    url_problem,
 )
 from hgloc.sources._pacing import RatePacer
 
-__all__ = ["Answer", "HubSession", "Opened", "RetryPolicy", "Retryable", "read_capped"]
+__all__ = [
+    "Answer",
+    "HubSession",
+    "Opened",
+    "RetryPolicy",
+    "Retryable",
+    "join_url",
+    "read_capped",
+    "unreachable",
+]
 
 logger = logging.getLogger("hgloc.sources")
 
@@ -78,6 +89,50 @@ class Answer:
     response: Response
 
 
+def join_url(base: str, reference: str, what: str) -> str:
+    """``reference`` (a ``Location`` or a ``Link`` target) resolved against ``base``.
+
+    Raises :class:`HubError` when the result is no URL to request.
+    """
+    try:
+        url = urljoin(base, reference)
+    except ValueError as exc:
+        url, problem = reference, str(exc)
+    else:
+        problem = url_problem(url) or ""
+    if problem:
+        raise HubError(
+            f"{what}: the Hub pointed to {url[:200]!r}, which is not a usable URL ({problem})"
+        )
+    return url
+
+
+def unreachable(exc: BaseException, endpoint: str) -> HubUnavailableError | None:
+    """The error for a Hub whose name does not resolve or which refuses connections.
+
+    Such a failure is not worth seven attempts: the machine is offline, or the
+    endpoint is wrong. ``None`` for any other transport error.
+    """
+    seen: BaseException | None = exc
+    for _ in range(10):  # the cause chain: httpx2 -> httpcore2 -> OSError -> the errno
+        if seen is None:
+            return None
+        if isinstance(seen, socket.gaierror):
+            why = "its host name does not resolve"
+            break
+        if isinstance(seen, ConnectionRefusedError):
+            why = "it refused the connection"
+            break
+        seen = seen.__cause__ or seen.__context__
+    else:
+        return None
+    return HubUnavailableError(
+        f"cannot reach the Hub at {endpoint}: {why}. If this machine is offline, set "
+        "HF_HUB_OFFLINE=1 to use only the models already in the store; to use a mirror, "
+        "set HF_ENDPOINT to its URL"
+    )
+
+
 def transport_reason(exc: TransportError) -> str:
     """A dropped connection, named for a log line or an error message."""
     return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
@@ -99,14 +154,17 @@ class HubSession:
         auth: Mapping[str, str],
         retry: RetryPolicy,
         pacer: RatePacer,
+        deadline: float | None = None,
     ) -> None:
         self.endpoint = endpoint
+        self.deadline = deadline  # seconds for a whole small answer, first byte sent to last
         self.retry = retry
         self.pacer = pacer
         self.rng = random.Random()
         self._client = client
         self._headers = dict(headers)
         self._auth = dict(auth)
+        self._reached = False  # whether the endpoint ever answered (see unreachable)
 
     async def aclose(self) -> None:
         await self._client.aclose()
@@ -131,7 +189,8 @@ class HubSession:
         for attempt in range(policy.max_retries + 1):
             await self.pacer.wait()
             try:
-                answer = await self._send(url, max_bytes=max_bytes)
+                with anyio.fail_after(self.deadline):
+                    answer = await self._send(url, max_bytes=max_bytes)
                 self.pacer.observe(parse_ratelimit(answer.hub_headers.get("ratelimit")))
                 if answer.status >= 400:
                     self.raise_for_status(answer, what, repo_id, revision)
@@ -143,6 +202,9 @@ class HubSession:
                 delay = max(exc.delay or 0.0, policy.backoff.delay(attempt, self.rng))
             except TransportError as exc:
                 last_reason = transport_reason(exc)
+                delay = policy.backoff.delay(attempt, self.rng)
+            except TimeoutError:
+                last_reason = f"no whole answer within {self.deadline:g} s (request_timeout)"
                 delay = policy.backoff.delay(attempt, self.rng)
             if attempt < policy.max_retries:
                 logger.debug("retrying %s in %.2fs (%s)", what, delay, last_reason)
@@ -188,7 +250,7 @@ class HubSession:
         for _ in range(_MAX_REDIRECTS + 1):
             on_hub = same_origin(url, self.endpoint)
             headers = {**self._headers, **(self._auth if on_hub else {}), **(extra_headers or {})}
-            async with self._client.stream("GET", url, headers=headers, long=long) as response:
+            async with self._connect(url, headers, long=long, on_hub=on_hub) as response:
                 answer_headers = {k.lower(): v for k, v in response.headers.items()}
                 if on_hub:
                     kept = {k: v for k, v in hub_headers.items() if k in _HUB_FACTS}
@@ -197,11 +259,27 @@ class HubSession:
                     response.status_code in (301, 302, 303, 307, 308)
                     and "location" in answer_headers
                 ):
-                    url = urljoin(url, answer_headers["location"])
+                    url = join_url(url, answer_headers["location"], f"a redirect from {url}")
                     continue
                 yield Opened(response, answer_headers, hub_headers, url)
                 return
         raise HubError(f"too many redirects fetching {url}")
+
+    @contextlib.asynccontextmanager
+    async def _connect(
+        self, url: str, headers: dict[str, str], *, long: bool, on_hub: bool
+    ) -> AsyncIterator[Response]:
+        """One request; a Hub never reached that cannot be reached fails at once."""
+        try:
+            async with self._client.stream("GET", url, headers=headers, long=long) as response:
+                if on_hub:
+                    self._reached = True
+                yield response
+        except TransportError as exc:
+            error = None if self._reached or not on_hub else unreachable(exc, self.endpoint)
+            if error is not None:
+                raise error from exc
+            raise
 
     async def raise_for_error(
         self, opened: Opened, what: str, repo_id: str, revision: str | None
@@ -245,25 +323,29 @@ class HubSession:
 
 
 async def read_capped(response: Response, max_bytes: int, headers: dict[str, str]) -> bytes:
-    """A whole body of at most ``max_bytes``; :class:`Retryable` if it ends short."""
+    """A whole body of at most ``max_bytes`` once decoded; :class:`Retryable` if it ends short.
+
+    A compressed body (sent although ``identity`` was asked for) is decoded
+    under the same cap, counted as it is decompressed.
+    """
     announced = headers.get("content-length")
+    exact = announced is not None and announced.isdigit() and not is_encoded(headers)
     limit = max_bytes
-    if announced is not None and announced.isdigit():
+    if exact:
+        assert announced is not None
         if int(announced) > max_bytes:
             raise ResponseTooLargeError(
                 f"{response.url} announces {announced} bytes, more than the {max_bytes} allowed"
             )
         limit = int(announced)
-    chunks: list[bytes] = []
-    total = 0
-    async for chunk in response.aiter_raw():
-        total += len(chunk)
-        if total > limit:
+    try:
+        body = await read_limited(response, limit)
+    except ResponseTooLargeError as exc:
+        if exact:
             raise ResponseTooLargeError(
-                f"{response.url} sent more than the {limit} bytes "
-                f"{'it announced' if announced else 'allowed'}"
-            )
-        chunks.append(chunk)
-    if announced is not None and announced.isdigit() and total != int(announced):
-        raise Retryable(f"connection closed after {total} of {announced} bytes")
-    return b"".join(chunks)
+                f"{response.url} sent more than the {limit} bytes it announced"
+            ) from exc
+        raise
+    if exact and len(body) != limit:
+        raise Retryable(f"connection closed after {len(body)} of {announced} bytes")
+    return body

@@ -16,6 +16,7 @@ from ._hub_app import Grant, HubApp, RequestRecord
 from ._moto import MotoServer
 from ._repos import FileEntry, Repo, git_blob_sha1
 from ._server import HubEmulator, run_asgi_in_thread
+from ._xet import XetMode
 
 __all__ = [
     "SPECIAL_TOKEN",
@@ -27,6 +28,7 @@ __all__ = [
     "MotoServer",
     "Repo",
     "RequestRecord",
+    "XetMode",
     "git_blob_sha1",
     "make_corpus",
     "run_asgi_in_thread",

@@ -4,6 +4,7 @@ Routing and answers follow docs/hub-protocol.md (what huggingface_hub 2.4 expect
 Handlers are pure functions of the request and the repos; faults (latency,
 errors, drops, corruption) are applied around them in :meth:`HubApp.__call__`.
 Everything expensive (hashes, JSON bodies, tree pages) is computed once and cached.
+Size: over 500 lines, as the Hub's routes and their shared request state read best together.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 import base64
 import random
 import time
+from collections import Counter
 from collections.abc import Awaitable, Callable, Collection, Iterable, Mapping, MutableMapping
 from typing import Any, NamedTuple, TypeAlias
 from urllib.parse import quote, unquote, urlencode
@@ -28,7 +30,7 @@ from hgloc.hub_wire import (
     tree_listing,
 )
 
-from ._faults import Faults
+from ._faults import Faults, hostile
 from ._records import ConnectionDropped, Grant, RequestRecord, as_grant
 from ._replies import (
     JSON,
@@ -46,6 +48,7 @@ from ._replies import (
     send_reply,
 )
 from ._repos import FileEntry, Repo
+from ._xet import XetMode, paced_chunks, send_paced
 
 __all__ = ["ConnectionDropped", "Grant", "HubApp", "RequestRecord"]
 
@@ -77,9 +80,10 @@ class HubApp:
     See :class:`hgloc_testing.HubEmulator` for the meaning of the arguments; the app
     is usable on its own (e.g. with an in-process ASGI transport).
 
-    ``GET /_emulator/stats`` (no Hub has it) answers ``{"requests": n}``, the
-    requests served so far, itself not counted: how a benchmark checks that a
-    run made no request, when the emulator runs in another process.
+    ``GET /_emulator/stats`` (no Hub has it) answers ``{"requests": n, "paths":
+    {path: n}}``, the requests served so far (in all, and per URL path), itself
+    not counted: how a benchmark checks that a run made no request, when the
+    emulator runs in another process. ``xet``: see :mod:`hgloc_testing._xet`.
     """
 
     def __init__(
@@ -95,7 +99,10 @@ class HubApp:
         cdn_base: str | None = None,
         record_requests: bool = True,
         reject_invalid_tokens: bool = False,
+        xet: XetMode | None = None,
     ) -> None:
+        self.xet = xet
+        self.path_counts: Counter[str] = Counter()
         self.repos: dict[str, Repo] = {}
         self._caches: dict[str, RepoCache] = {}
         for repo in repos:
@@ -168,9 +175,12 @@ class HubApp:
             raw.pop()
         segs = path_segments(raw_path)
         if segs == ["_emulator", "stats"]:
-            await send_reply(send, json_reply(dumps({"requests": self.served})))
+            await send_reply(
+                send, json_reply(dumps({"requests": self.served, "paths": self.path_counts}))
+            )
             return
         self.served += 1
+        self.path_counts[scope["path"]] += 1
         grant = self.tokens.get(token) if token is not None else None
         server = scope.get("server")
         port = server[1] if server and server[1] else 80
@@ -220,6 +230,10 @@ class HubApp:
         body = reply.body if method != "HEAD" else b""
         if drop:  # half the body, then abort: the client sees a short read
             body = body[: len(body) // 2]
+        pace = None if drop else self._pace(request, reply, faults)
+        if pace is not None:
+            await send_paced(send, body, *pace)
+            return
         if len(body) <= _CHUNK and not drop:
             await send({"type": "http.response.body", "body": bytes(body)})
             return
@@ -246,9 +260,9 @@ class HubApp:
             return plain(503, "Service Unavailable"), "error"
         if request.token_invalid and self.reject_invalid_tokens:
             return error(401, None, "Invalid credentials in Authorization header"), None
-        reply = self._route(request)
+        reply, fault = hostile(self._route(request), faults, "/" + "/".join(request.segs))
         if reply.file is None or request.method != "GET" or not reply.body:
-            return reply, None
+            return reply, fault
         repo_id, path = reply.file
         body = reply.body
         if reply.status == 200 and faults.matches(faults.oversize_paths, repo_id, path):
@@ -263,7 +277,16 @@ class HubApp:
             flipped = bytearray(body)
             flipped[self._rng.randrange(len(flipped))] ^= 0xFF
             return reply._replace(body=bytes(flipped)), "corrupt"
-        return reply, None
+        return reply, fault
+
+    def _pace(self, req: _Request, reply: Reply, faults: Faults) -> tuple[int, float] | None:
+        """How a body is sent slowly: a dripping file, or the CDN's per-connection cap."""
+        file = reply.file
+        if file is not None and faults.matches(faults.drip_paths, file.repo_id, file.path):
+            return 1, faults.drip_interval
+        if self.xet is not None and self.xet.bandwidth > 0 and self.xet.owns(req.segs):
+            return paced_chunks(self.xet.bandwidth)
+        return None
 
     # -- routing ------------------------------------------------------------------------------
 
@@ -275,6 +298,8 @@ class HubApp:
             return plain(404, "Not Found")
         if segs[0] == "cdn":
             return self._cdn(req)
+        if self.xet is not None and (token_reply := self.xet.read_token(segs)) is not None:
+            return token_reply
         where = parse_hub_path(segs, self._known)
         if where is None:
             return plain(404, "Not Found")
@@ -349,6 +374,8 @@ class HubApp:
             if where not in cache.listings:
                 files = {e.path: e.wire for e in repo.entries(index)}
                 cache.listings[where] = tree_listing(files, path, recursive=recursive)
+                if self.xet is not None:
+                    self.xet.annotate(cache.listings[where])
             listing = cache.listings[where]
             if listing is None:
                 message = f"{path} does not exist on {revision}"
@@ -428,6 +455,14 @@ class HubApp:
         headers: Headers = [(b"x-repo-commit", commit), *limit]
         if entry.sha256 is not None:
             self._lfs_blobs[entry.sha256] = entry.data
+            if self.xet is not None:
+                hub_base, cdn_base = f"http://{req.host}", self._cdn_base(req)
+                redirect = self.xet.redirect(
+                    hub_base, cdn_base, repo.repo_id, commit.decode(), entry
+                )
+                return redirect._replace(
+                    headers=redirect.headers + limit, file=FileRef(repo.repo_id, path)
+                )
             location = self._cdn_url(req, repo.repo_id, entry)
             headers += [
                 (b"location", location.encode()),
@@ -445,26 +480,33 @@ class HubApp:
 
     # -- CDN ----------------------------------------------------------------------------------
 
-    def _cdn_url(self, req: _Request, repo_id: str, entry: FileEntry) -> str:
+    def _cdn_base(self, req: _Request) -> str:
         if self.cdn_base is not None:
-            base = self.cdn_base
-        else:
-            # A different host name for the same socket: clients must drop auth on the way.
-            hostname = req.host.rpartition(":")[0] if ":" in req.host else req.host
-            other = "127.0.0.1" if hostname == "localhost" else "localhost"
-            base = f"http://{other}:{req.port}"
+            return self.cdn_base
+        # A different host name for the same socket: clients must drop auth on the way.
+        hostname = req.host.rpartition(":")[0] if ":" in req.host else req.host
+        other = "127.0.0.1" if hostname == "localhost" else "localhost"
+        return f"http://{other}:{req.port}"
+
+    def _cdn_url(self, req: _Request, repo_id: str, entry: FileEntry) -> str:
         return (
-            f"{base}/cdn/lfs/{entry.sha256}?"
+            f"{self._cdn_base(req)}/cdn/lfs/{entry.sha256}?"
             f"repo={quote(repo_id, safe='')}&path={quote(entry.path, safe='')}"
         )
 
     def _cdn(self, req: _Request) -> Reply:
-        if len(req.segs) != 3 or req.segs[1] != "lfs":
+        sha256 = req.segs[2] if len(req.segs) == 3 else ""
+        if self.xet is not None and self.xet.owns(req.segs):
+            signed = self.xet.check(sha256, req.query)
+            if isinstance(signed, Reply):
+                return signed
+            repo_id, path = signed
+        elif len(req.segs) != 3 or req.segs[1] != "lfs":
             return plain(404, "NoSuchKey")
-        sha256 = req.segs[2]
-        params = dict(query_pairs(req.query))
-        repo_id = unquote(params.get(b"repo", b"").decode("latin-1"))
-        path = unquote(params.get(b"path", b"").decode("latin-1"))
+        else:
+            params = dict(query_pairs(req.query))
+            repo_id = unquote(params.get(b"repo", b"").decode("latin-1"))
+            path = unquote(params.get(b"path", b"").decode("latin-1"))
         data = self._lfs_blobs.get(sha256)
         if data is None:  # a URL built from a tree listing, never resolved yet
             data = self._find_lfs(repo_id, sha256)

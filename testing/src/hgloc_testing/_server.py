@@ -24,6 +24,7 @@ from hgloc.serve import bind, http_impl, load_uvicorn
 from ._faults import Faults
 from ._hub_app import ConnectionDropped, Grant, HubApp, RequestRecord
 from ._repos import Repo
+from ._xet import XetMode
 
 __all__ = ["HubEmulator", "run_asgi_in_thread"]
 
@@ -65,6 +66,8 @@ class HubEmulator:
       ``127.0.0.1``), so clients see a different host and must drop auth.
     - ``record_requests``: keep a :class:`RequestRecord` per request in
       :attr:`requests` (turn off for benchmarks).
+    - ``xet``: a :class:`XetMode` to answer as the Hub does for Xet-backed files
+      (signed, expiring CDN links and the Xet hints); ``None``: the Git-LFS Hub.
     """
 
     def __init__(
@@ -81,6 +84,7 @@ class HubEmulator:
         cdn_base: str | None = None,
         record_requests: bool = True,
         reject_invalid_tokens: bool = False,
+        xet: XetMode | None = None,
     ) -> None:
         faults = faults or Faults()
         if latency:
@@ -96,6 +100,7 @@ class HubEmulator:
             cdn_base=cdn_base,
             record_requests=record_requests,
             reject_invalid_tokens=reject_invalid_tokens,
+            xet=xet,
         )
         self.url: str | None = None
 
