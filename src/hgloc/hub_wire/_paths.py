@@ -1,0 +1,148 @@
+"""The Hub's URL paths: which endpoint a request names, for which repo, revision and file."""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Callable, Iterable, Sequence
+from urllib.parse import quote, unquote_to_bytes
+
+import attrs
+
+__all__ = [
+    "Endpoint",
+    "HubPath",
+    "parse_hub_path",
+    "path_segments",
+    "quote_revision",
+    "resolve_path",
+    "split_repo",
+    "split_revision",
+]
+
+
+class Endpoint(enum.Enum):
+    """The Hub endpoints a read-only mirror answers."""
+
+    MODEL_INFO = "model_info"
+    TREE = "tree"
+    RESOLVE = "resolve"
+
+
+@attrs.frozen
+class HubPath:
+    """A request path, parsed: which endpoint, for which repo, revision and file.
+
+    ``revision`` is ``None`` for model info at the default branch. ``repo_span``
+    is the ``(start, end)`` of the segments holding the repo id (to rewrite it
+    in a redirect).
+    """
+
+    endpoint: Endpoint
+    repo_id: str
+    revision: str | None
+    path: str
+    repo_span: tuple[int, int]
+
+
+def quote_revision(revision: str) -> str:
+    """A revision as one URL segment (``refs/pr/1`` -> ``refs%2Fpr%2F1``)."""
+    return quote(revision, safe="")
+
+
+def resolve_path(repo_id: str, revision: str, path: str) -> str:
+    """``/{repo}/resolve/{revision}/{path}``, the revision fully quoted.
+
+    >>> resolve_path("gpt2", "refs/pr/1", "config.json")
+    '/gpt2/resolve/refs%2Fpr%2F1/config.json'
+    """
+    return f"/{quote(repo_id)}/resolve/{quote_revision(revision)}/{quote(path)}"
+
+
+def path_segments(raw_path: bytes) -> list[str]:
+    """Decoded segments of a raw (percent-encoded) path, split before decoding.
+
+    >>> path_segments(b"/gpt2/resolve/refs%2Fpr%2F1/config.json")
+    ['gpt2', 'resolve', 'refs/pr/1', 'config.json']
+    """
+    raw = raw_path.split(b"?", 1)[0].split(b"/")[1:]
+    if raw and raw[-1] == b"":
+        raw.pop()
+    return [unquote_to_bytes(s).decode("utf-8", "replace") for s in raw]
+
+
+def split_revision(segs: Sequence[str]) -> tuple[str, list[str]] | None:
+    """The revision and the rest of a URL path; an unencoded ``refs/pr/1`` spans three segments.
+
+    >>> split_revision(["refs", "pr", "1", "config.json"])
+    ('refs/pr/1', ['config.json'])
+    """
+    if not segs:
+        return None
+    if segs[0] == "refs" and len(segs) >= 3:
+        return "/".join(segs[:3]), list(segs[3:])
+    return segs[0], list(segs[1:])
+
+
+def split_repo(
+    segs: Sequence[str],
+    start: int,
+    actions: Iterable[str],
+    known: Callable[[str], bool] | None = None,
+) -> tuple[str, int] | None:
+    """(repo id, index after it): ``org/name``, or a legacy ``name`` (``gpt2``).
+
+    When both read (``gpt2/tree/tree/...``), ``org/name`` wins, the Hub's usual
+    form, unless ``known`` says only the one-part id exists.
+
+    >>> split_repo(["api", "models", "gpt2", "tree", "main"], 2, ("tree",))
+    ('gpt2', 3)
+    """
+    rest = segs[start:]
+    words = frozenset(actions)
+    two = len(rest) >= 2 and (len(rest) == 2 or rest[2] in words)
+    one = len(rest) >= 1 and (len(rest) == 1 or rest[1] in words)
+    if one and two and known is not None:
+        one = known(rest[0]) and not known(f"{rest[0]}/{rest[1]}")
+        two = not one
+    if two:
+        return f"{rest[0]}/{rest[1]}", start + 2
+    if one:
+        return rest[0], start + 1
+    return None
+
+
+def parse_hub_path(
+    segs: Sequence[str], known: Callable[[str], bool] | None = None
+) -> HubPath | None:
+    """The endpoint ``segs`` asks for, or ``None`` (404) when it names none.
+
+    >>> parse_hub_path(["gpt2", "resolve", "refs", "pr", "1", "config.json"]).revision
+    'refs/pr/1'
+    """
+    if not segs:
+        return None
+    if segs[0] == "api":
+        if len(segs) < 3 or segs[1] != "models":
+            return None
+        found = split_repo(segs, 2, ("revision", "tree"), known)
+        if found is None:
+            return None
+        repo_id, i = found
+        rest = segs[i:]
+        if not rest:
+            return HubPath(Endpoint.MODEL_INFO, repo_id, None, "", (2, i))
+        if rest[0] == "revision" and len(rest) >= 2:
+            return HubPath(Endpoint.MODEL_INFO, repo_id, "/".join(rest[1:]), "", (2, i))
+        split = split_revision(rest[1:]) if rest[0] == "tree" else None
+        if split is None:
+            return None
+        return HubPath(Endpoint.TREE, repo_id, split[0], "/".join(split[1]), (2, i))
+    found = split_repo(segs, 0, ("resolve",), known)
+    if found is None or found[1] >= len(segs) or segs[found[1]] != "resolve":
+        return None
+    repo_id, i = found
+    split = split_revision(segs[i + 1 :])
+    if split is None or not split[1]:
+        return None
+    return HubPath(Endpoint.RESOLVE, repo_id, split[0], "/".join(split[1]), (0, i))
+
