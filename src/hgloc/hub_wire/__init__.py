@@ -24,6 +24,7 @@ from hgloc.hub_wire._hashes import WireFile, git_blob_sha1, lfs_pointer
 from hgloc.hub_wire._paths import (
     Endpoint,
     HubPath,
+    is_repo_id,
     parse_hub_path,
     path_segments,
     quote_revision,
@@ -47,6 +48,7 @@ __all__ = [
     "error_document",
     "git_blob_sha1",
     "header_text",
+    "is_repo_id",
     "lfs_pointer",
     "model_info",
     "parse_hub_path",

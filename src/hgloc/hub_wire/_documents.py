@@ -61,6 +61,7 @@ def error_document(
     headers.append((b"x-error-message", header_text(message)))
     return body, headers
 
+
 def _config_summary(config: bytes | None) -> dict[str, Any]:
     """The few config.json keys the Hub repeats in model info."""
     if not config:

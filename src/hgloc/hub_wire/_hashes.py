@@ -67,4 +67,3 @@ class WireFile:
     @property
     def pointer_size(self) -> int | None:
         return None if self.sha256 is None else len(lfs_pointer(self.sha256, self.size))
-

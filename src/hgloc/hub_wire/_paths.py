@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+import re
 from collections.abc import Callable, Iterable, Sequence
 from urllib.parse import quote, unquote_to_bytes
 
@@ -11,6 +12,7 @@ import attrs
 __all__ = [
     "Endpoint",
     "HubPath",
+    "is_repo_id",
     "parse_hub_path",
     "path_segments",
     "quote_revision",
@@ -42,6 +44,23 @@ class HubPath:
     revision: str | None
     path: str
     repo_span: tuple[int, int]
+
+
+_REPO_PART = re.compile(r"[A-Za-z0-9_.-]{1,96}")
+
+
+def is_repo_id(text: str) -> bool:
+    """Whether ``text`` can name a Hub repo: ``name`` or ``org/name``, the whole of it.
+
+    Checked with ``fullmatch``: a ``$`` would let a trailing newline through.
+
+    >>> is_repo_id("openai-community/gpt2"), is_repo_id("gpt2\n"), is_repo_id("a/../b")
+    (True, False, False)
+    """
+    parts = text.split("/")
+    return len(parts) <= 2 and all(
+        _REPO_PART.fullmatch(p) is not None and "--" not in p and ".." not in p for p in parts
+    )
 
 
 def quote_revision(revision: str) -> str:
@@ -145,4 +164,3 @@ def parse_hub_path(
     if split is None or not split[1]:
         return None
     return HubPath(Endpoint.RESOLVE, repo_id, split[0], "/".join(split[1]), (0, i))
-

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import TypeAlias
 
 import attrs
@@ -9,6 +10,7 @@ import attrs
 __all__ = ["ByteSpan", "Headers", "plan_range"]
 
 Headers: TypeAlias = list[tuple[bytes, bytes]]
+_DIGITS = re.compile(r"[0-9]+")
 
 
 @attrs.frozen
@@ -46,6 +48,8 @@ def plan_range(value: str | None, size: int) -> ByteSpan:
 
     >>> [plan_range(h, 100).status for h in ("bytes=0-9", "bytes=-10", "bytes=100-", None)]
     [206, 206, 416, 200]
+    >>> plan_range("bytes=\u00b2-3", 100).status  # a superscript two is no digit
+    200
     >>> plan_range("bytes=5-99999", 100).headers()[0]
     (b'content-range', b'bytes 5-99/100')
     """
@@ -53,22 +57,18 @@ def plan_range(value: str | None, size: int) -> ByteSpan:
     if value is None or not value.startswith("bytes=") or "," in value:
         return whole
     first, sep, last = value[6:].strip().partition("-")
-    if not sep or not (first.isdigit() or last.isdigit()):
-        return whole
-    if (first and not first.isdigit()) or (last and not last.isdigit()):
+    # ASCII digits only: str.isdigit() also accepts "²" or "٣" (RFC 9110: ignore the header).
+    if not sep or not (first or last) or not all(_DIGITS.fullmatch(p) for p in (first, last) if p):
         return whole
     unsatisfiable = ByteSpan(416, 0, -1, size)
     if not first:  # the last N bytes
         n = int(last)
-        return (
-            ByteSpan(206, max(size - n, 0), size - 1, size)
-            if n > 0 and size > 0
-            else (unsatisfiable)
-        )
+        if n > 0 and size > 0:
+            return ByteSpan(206, max(size - n, 0), size - 1, size)
+        return unsatisfiable
     start = int(first)
     if last and int(last) < start:
         return whole  # syntactically invalid: ignored
     if start >= size:
         return unsatisfiable
     return ByteSpan(206, start, min(int(last) if last else size - 1, size - 1), size)
-

@@ -16,9 +16,10 @@ from starlette.types import Receive, Scope, Send
 
 from hgloc.errors import HglocError
 from hgloc.serve._guards import ReadOnly, RequireToken
-from hgloc.serve._replies import internal_error, store_failure
+from hgloc.serve._replies import internal_error, store_failure, too_much_work
 from hgloc.serve._routes import ROUTES
 from hgloc.serve._service import Service
+from hgloc.serve._work import WorkTimeoutError
 
 __all__ = ["HubServer", "Service"]
 
@@ -39,6 +40,7 @@ class HubServer:
             middleware=middleware,
             lifespan=self._lifespan,
             exception_handlers={
+                WorkTimeoutError: too_much_work,
                 HglocError: store_failure,
                 OSError: store_failure,
                 Exception: internal_error,

@@ -36,6 +36,7 @@ __all__ = [
     "repo_not_found",
     "revision_not_found",
     "store_failure",
+    "too_much_work",
     "upstream_failure",
 ]
 
@@ -104,6 +105,12 @@ async def store_failure(request: Request, exc: Exception) -> Response:
         return hub_error(503, None, f"the store is unavailable: {exc}", _RETRY)
     logger.error("cannot answer: %s", exc)
     return hub_error(500, None, f"cannot read the store: {exc}")
+
+
+async def too_much_work(request: Request, exc: Exception) -> Response:
+    """A request whose CPU work passed its deadline (a hostile card, say): 503, others unharmed."""
+    logger.warning("gave up on %s: %s", request.url.path, exc)
+    return hub_error(503, None, f"cannot answer: {exc}", _RETRY)
 
 
 async def internal_error(request: Request, exc: Exception) -> Response:

@@ -28,6 +28,7 @@ from hgloc.hub_wire import (
     DEFAULT_BRANCH,
     Endpoint,
     HubPath,
+    is_repo_id,
     parse_hub_path,
     path_segments,
     plan_range,
@@ -35,7 +36,7 @@ from hgloc.hub_wire import (
 from hgloc.layout import CARD_REPO_PATH, CONFIG_FILE, validate_model_id, validate_revision
 from hgloc.serve._answers import model_info as model_info_body
 from hgloc.serve._answers import tree_listing
-from hgloc.serve._catalog import Snapshot
+from hgloc.serve._catalog import Catalog, Snapshot
 from hgloc.serve._page import PAGE_HEADERS, render_page
 from hgloc.serve._replies import (
     JSON,
@@ -103,7 +104,23 @@ class HubRoute(BaseRoute):
         raise NoMatchFound(name, path_params)
 
     async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
+        refused = refuse_names(scope["path_params"]["hub"])
+        if refused is not None:  # the Hub's "not found", never a store error on a bad name
+            await refused(scope, receive, send)
+            return
         await self.app(scope, receive, send)
+
+
+def refuse_names(where: HubPath) -> Response | None:
+    """The Hub's answer to a repo id or revision no Hub could hold; ``None`` when both can be."""
+    if not is_repo_id(where.repo_id):
+        return repo_not_found(where.repo_id)
+    if where.revision is not None:
+        try:
+            validate_revision(where.revision)
+        except InvalidModelIdError:
+            return revision_not_found(where.revision)
+    return None
 
 
 def _service(request: Request) -> Service:
@@ -162,7 +179,9 @@ async def model_info(request: Request) -> Response:
         return snap
     card = await _small_file(service, snap, CARD_REPO_PATH)
     config = await _small_file(service, snap, CONFIG_FILE)
-    body = model_info_body(
+    # The card is user content: parsed off the event loop, within limits (hub_wire).
+    body = await service.work(
+        model_info_body,
         snap,
         card=card.decode("utf-8", "replace") if card is not None else None,
         config=config,
@@ -210,21 +229,34 @@ async def resolve(request: Request) -> Response:
         ]
     span = plan_range(request.headers.get("range"), file.size)
     headers += span.headers()
-    if span.status == 416 or request.method == "HEAD":
-        return reply(span.status, headers)
     catalog, _ = await service.open()
     key = snap.key(file)
+    if span.status == 416 or request.method == "HEAD":
+        # HEAD looks at the stored object too: it must not promise what GET cannot send.
+        try:
+            stored = (await catalog.backend.stat(key)).size
+        except ObjectNotFoundError:
+            stored = None
+        return _damage(catalog, key, stored, file.size) or reply(span.status, headers)
     try:
         body = await open_body(catalog.backend, key, span.start, span.end, whole=span.status == 200)
     except ObjectNotFoundError:
-        return damaged(f"{catalog.backend.location(key)} is missing from its model folder")
-    if body.total != file.size:
+        return _damage(catalog, key, None, file.size) or reply(500, [])
+    damage = _damage(catalog, key, body.total, file.size)
+    if damage is not None:
         await body.aclose()
-        return damaged(
-            f"{catalog.backend.location(key)} holds {body.total} bytes; "
-            f"its metadata says {file.size}"
-        )
+        return damage
     return StoreFileResponse(span.status, headers, body, span.length)
+
+
+def _damage(catalog: Catalog, key: str, stored: int | None, expected: int) -> Response | None:
+    """A 500 naming the damage when the stored object (``None``: missing) is not the file."""
+    where = catalog.backend.location(key)
+    if stored is None:
+        return damaged(f"{where} is missing from its model folder")
+    if stored != expected:
+        return damaged(f"{where} holds {stored} bytes; its metadata says {expected}")
+    return None
 
 
 async def listing_page(request: Request) -> Response:

@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import Callable
+from typing import TYPE_CHECKING, ParamSpec, TypeVar
 
 import anyio
 
 from hgloc.serve._catalog import BucketLayout, Catalog, LocalLayout
 from hgloc.serve._upstream import Upstream
+from hgloc.serve._work import off_loop, work_threads
 
 if TYPE_CHECKING:
     from hgloc.localizer import Localizer
 
 __all__ = ["Service"]
+
+_P = ParamSpec("_P")
+_T = TypeVar("_T")
 
 
 class Service:
@@ -37,6 +42,13 @@ class Service:
         self.cache_seconds = cache_seconds
         self._opened: tuple[Catalog, Upstream | None] | None = None
         self._lock = anyio.Lock()
+        self._threads: anyio.CapacityLimiter | None = None
+
+    async def work(self, func: Callable[_P, _T], /, *args: _P.args, **kwargs: _P.kwargs) -> _T:
+        """``func`` off the event loop, on the server's few work threads, with a deadline."""
+        if self._threads is None:
+            self._threads = work_threads()
+        return await off_loop(self._threads, func, *args, **kwargs)
 
     async def open(self) -> tuple[Catalog, Upstream | None]:
         """The catalog and the pull-through (``None`` without upstream); made once."""
