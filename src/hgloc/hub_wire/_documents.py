@@ -1,11 +1,11 @@
-"""The Hub's JSON documents: errors, model info and tree listings."""
+"""The Hub's JSON documents: errors and model info."""
 
 from __future__ import annotations
 
 import enum
 import hashlib
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from typing import Any, Literal, TypeAlias
 
 import attrs
@@ -22,7 +22,7 @@ __all__ = [
     "error_document",
     "header_text",
     "model_info",
-    "tree_listing",
+    "model_summary",
 ]
 
 Gated: TypeAlias = Literal[False, "auto", "manual"]
@@ -165,62 +165,15 @@ def _as_list(value: object) -> list[object]:
     return list(value) if isinstance(value, list | tuple) else []
 
 
-def tree_listing(
-    files: Mapping[str, WireFile], path: str, *, recursive: bool
-) -> list[dict[str, Any]] | None:
-    """The entries of ``GET /api/models/{id}/tree/{rev}/{path}``; ``None`` if no such folder.
+_SUMMARY_KEYS = (
+    "_id", "id", "modelId", "author", "private", "gated", "downloads", "likes", "tags",
+    "pipeline_tag", "library_name", "createdAt", "lastModified",
+)  # fmt: skip
 
-    Folders come first, then files, as on the Hub (recursive listings are
-    sorted by path); a folder's ``oid`` is a stable hash of what it holds (not
-    git's tree id, which needs file modes).
-    """
-    children: dict[str, set[str]] = {"": set()}
-    for file_path in files:
-        child = file_path
-        parent = child.rpartition("/")[0]
-        while True:
-            known = parent in children
-            children.setdefault(parent, set()).add(child)
-            if known or not parent:
-                break
-            child, parent = parent, parent.rpartition("/")[0]
-    folder = path.strip("/")
-    if folder not in children:
-        return None
-    oids: dict[str, str] = {}
 
-    def oid(entry: str) -> str:
-        if entry in files:
-            return files[entry].oid
-        if entry not in oids:
-            h = hashlib.sha1(b"tree\0", usedforsecurity=False)
-            for kid in sorted(children[entry]):
-                h.update(f"{kid.rpartition('/')[2]}\0{oid(kid)}\n".encode())
-            oids[entry] = h.hexdigest()
-        return oids[entry]
-
-    if recursive:
-        entries: list[str] = []
-        stack = [folder]
-        while stack:
-            for kid in children[stack.pop()]:
-                entries.append(kid)
-                if kid in children:
-                    stack.append(kid)
-        entries.sort()
-    else:
-        kids = children[folder]
-        entries = sorted(k for k in kids if k in children) + sorted(
-            k for k in kids if k not in children
-        )
-    out: list[dict[str, Any]] = []
-    for entry in entries:
-        if entry in children:
-            out.append({"type": "directory", "oid": oid(entry), "size": 0, "path": entry})
-            continue
-        file = files[entry]
-        item: dict[str, Any] = {"type": "file", "oid": file.oid, "size": file.size, "path": entry}
-        if file.sha256 is not None:
-            item["lfs"] = {"oid": file.sha256, "size": file.size, "pointerSize": file.pointer_size}
-        out.append(item)
-    return out
+def model_summary(facts: ModelFacts) -> dict[str, Any]:
+    """One item of ``GET /api/models``: model info's short form (no siblings, no card)."""
+    info = model_info(facts, blobs=False)
+    summary = {k: info[k] for k in _SUMMARY_KEYS if k in info}
+    summary["trendingScore"] = 0
+    return summary

@@ -28,6 +28,11 @@ class Endpoint(enum.Enum):
     MODEL_INFO = "model_info"
     TREE = "tree"
     RESOLVE = "resolve"
+    PATHS_INFO = "paths_info"  # POST, form fields ``paths`` (repeated) and ``expand``
+    REFS = "refs"
+    COMMITS = "commits"
+    MODELS = "models"  # the listing, ``GET /api/models?search=...``
+    AUTH_CHECK = "auth_check"  # 200 when the token may read the repo's files
 
 
 @attrs.frozen
@@ -54,7 +59,7 @@ def is_repo_id(text: str) -> bool:
 
     Checked with ``fullmatch``: a ``$`` would let a trailing newline through.
 
-    >>> is_repo_id("openai-community/gpt2"), is_repo_id("gpt2\n"), is_repo_id("a/../b")
+    >>> is_repo_id("openai-community/gpt2"), is_repo_id("gpt2\\n"), is_repo_id("a/../b")
     (True, False, False)
     """
     parts = text.split("/")
@@ -141,21 +146,7 @@ def parse_hub_path(
     if not segs:
         return None
     if segs[0] == "api":
-        if len(segs) < 3 or segs[1] != "models":
-            return None
-        found = split_repo(segs, 2, ("revision", "tree"), known)
-        if found is None:
-            return None
-        repo_id, i = found
-        rest = segs[i:]
-        if not rest:
-            return HubPath(Endpoint.MODEL_INFO, repo_id, None, "", (2, i))
-        if rest[0] == "revision" and len(rest) >= 2:
-            return HubPath(Endpoint.MODEL_INFO, repo_id, "/".join(rest[1:]), "", (2, i))
-        split = split_revision(rest[1:]) if rest[0] == "tree" else None
-        if split is None:
-            return None
-        return HubPath(Endpoint.TREE, repo_id, split[0], "/".join(split[1]), (2, i))
+        return _parse_api(segs, known)
     found = split_repo(segs, 0, ("resolve",), known)
     if found is None or found[1] >= len(segs) or segs[found[1]] != "resolve":
         return None
@@ -164,3 +155,42 @@ def parse_hub_path(
     if split is None or not split[1]:
         return None
     return HubPath(Endpoint.RESOLVE, repo_id, split[0], "/".join(split[1]), (0, i))
+
+
+_API_ACTIONS = ("revision", "tree", "paths-info", "refs", "commits", "auth-check")
+_TERMINAL = {"refs": Endpoint.REFS, "auth-check": Endpoint.AUTH_CHECK}  # nothing after them
+
+
+def _parse_api(segs: Sequence[str], known: Callable[[str], bool] | None) -> HubPath | None:
+    if len(segs) < 2 or segs[1] != "models":
+        return None
+    if len(segs) == 2:
+        return HubPath(Endpoint.MODELS, "", None, "", (2, 2))
+    if (
+        len(segs) == 4
+        and segs[3] == "refs"
+        and (known is None or (known(segs[2]) and not known(f"{segs[2]}/refs")))
+    ):
+        # "name/refs": the refs of a legacy id, unless a repo "name/refs" is known to exist.
+        return HubPath(Endpoint.REFS, segs[2], None, "", (2, 3))
+    found = split_repo(segs, 2, _API_ACTIONS, known)
+    if found is None:
+        return None
+    repo_id, i = found
+    rest = segs[i:]
+    span = (2, i)
+    if not rest:
+        return HubPath(Endpoint.MODEL_INFO, repo_id, None, "", span)
+    action = rest[0]
+    if action == "revision" and len(rest) >= 2:
+        return HubPath(Endpoint.MODEL_INFO, repo_id, "/".join(rest[1:]), "", span)
+    if action in _TERMINAL and len(rest) == 1:
+        return HubPath(_TERMINAL[action], repo_id, None, "", span)
+    kinds = {"tree": Endpoint.TREE, "paths-info": Endpoint.PATHS_INFO, "commits": Endpoint.COMMITS}
+    split = split_revision(rest[1:]) if action in kinds else None
+    if split is None:
+        return None
+    path = "/".join(split[1])
+    if action != "tree" and path:
+        return None
+    return HubPath(kinds[action], repo_id, split[0], path, span)
