@@ -21,6 +21,7 @@ from hgloc.errors import (
     RevisionNotFoundError,
 )
 from hgloc.hub_wire import ErrorCode, error_document
+from hgloc.serve._access import Refusal
 from hgloc.serve._catalog import Snapshot
 from hgloc.serve._upstream import Want
 
@@ -32,6 +33,7 @@ __all__ = [
     "internal_error",
     "json_reply",
     "plain",
+    "refused",
     "reply",
     "repo_not_found",
     "revision_not_found",
@@ -91,6 +93,21 @@ def entry_not_found(path: str, revision: str, commit: str | None) -> Response:
     extra = [(b"x-repo-commit", commit.encode())] if commit else []
     message = f"{path} does not exist on {revision}"
     return hub_error(404, ErrorCode.ENTRY_NOT_FOUND, message, extra)
+
+
+def refused(refusal: Refusal, repo_id: str) -> Response:
+    """The Hub's answer to a client that may not read a gated or private repo."""
+    if refusal is Refusal.GATED_NO_TOKEN:
+        message = (
+            f"Access to model {repo_id} is restricted. You must have access to it and be "
+            "authenticated to access it. Please log in."
+        )
+        return hub_error(401, ErrorCode.GATED_REPO, message)
+    if refusal is Refusal.GATED_REFUSED:
+        message = f"Access to model {repo_id} is restricted and your token is not authorized."
+        return hub_error(403, ErrorCode.GATED_REPO, message)
+    status = 401 if refusal is Refusal.PRIVATE_NO_TOKEN else 404
+    return hub_error(status, ErrorCode.REPO_NOT_FOUND, f"Repository {repo_id} not found")
 
 
 def damaged(message: str) -> Response:

@@ -7,6 +7,8 @@ from typing import TYPE_CHECKING, ParamSpec, TypeVar
 
 import anyio
 
+from hgloc.hub_wire import MAX_PAGE
+from hgloc.serve._access import Access
 from hgloc.serve._catalog import BucketLayout, Catalog, LocalLayout
 from hgloc.serve._upstream import Upstream
 from hgloc.serve._work import off_loop, work_threads
@@ -35,8 +37,13 @@ class Service:
         s3: bool = False,
         upstream: bool = False,
         cache_seconds: float = 2.0,
+        access: Access | None = None,
     ) -> None:
         self.localizer = localizer
+        self.access = access
+        """Who may read gated and private repos (pull-through only; ``None``: everyone)."""
+        self.page_size = MAX_PAGE
+        """Entries per page of tree listings, commits and model listings."""
         self.s3 = s3
         self.pull_through = upstream
         self.cache_seconds = cache_seconds
@@ -77,4 +84,6 @@ class Service:
 
     async def aclose(self) -> None:
         """Close the localizer: its HTTP client, its store and its bucket client."""
+        if self.access is not None:
+            await self.access.aclose()
         await self.localizer.aclose()
