@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from typing import TYPE_CHECKING, Any
+from urllib.parse import parse_qsl
 
 from starlette.requests import Request
 from starlette.responses import Response
@@ -36,7 +37,7 @@ from hgloc.hub_wire import (
 from hgloc.layout import CARD_REPO_PATH
 from hgloc.serve._answers import facts_of, hub_time, wire_files
 from hgloc.serve._catalog import Snapshot, is_commit
-from hgloc.serve._replies import json_reply, repo_not_found
+from hgloc.serve._replies import hub_error, json_reply, repo_not_found
 from hgloc.serve._routes import (
     HubRoute,
     locate,
@@ -54,14 +55,20 @@ if TYPE_CHECKING:
 __all__ = ["API_ROUTES"]
 
 _MAX_PATHS = 10_000  # paths asked in one paths-info request
+_MAX_FORM = 1 << 20
 
 
 async def paths_info_route(request: Request) -> Response:
     """``POST /api/models/{id}/paths-info/{rev}``: an entry per path asked that exists."""
     where: HubPath = request.path_params["hub"]
     revision = where.revision or DEFAULT_BRANCH
-    async with request.form(max_files=0, max_fields=_MAX_PATHS + 8) as form:
-        paths = [p for p in form.getlist("paths") if isinstance(p, str)]
+    body = b""
+    async for chunk in request.stream():  # a form of paths: capped, parsed here
+        body += chunk
+        if len(body) > _MAX_FORM:
+            return hub_error(413, None, f"paths-info takes at most {_MAX_FORM} bytes of paths")
+    form = parse_qsl(body.decode("utf-8", "replace"), max_num_fields=_MAX_PATHS)
+    paths = [value for name, value in form if name == "paths"]
     snap = await locate(request, where.repo_id, revision, Want())
     if isinstance(snap, Response):
         return snap
