@@ -151,10 +151,14 @@ def test_a_burst_for_a_missing_repo_asks_upstream_once(pull: PullThrough) -> Non
     with ThreadPoolExecutor(max_workers=16) as pool:
         answers = list(pool.map(lambda _: get(url), range(32)))
     assert {a.headers["x-error-code"] for a in answers} == {"RepoNotFound"}
-    # One fetch asks for the card and the config at once; when the first answer fails,
-    # the other request may be cancelled before it is sent.
+    # Who may read the repo is asked first (model info); a fetch would ask for the card and
+    # the config at once; when the first answer fails, the other may never be sent.
     asked = collections.Counter(r.path for r in pull.hub.requests)
-    assert set(asked) <= {"/nobody/burst/resolve/main/README.md", url.replace(pull.url, "")}
+    assert set(asked) <= {
+        "/api/models/nobody/burst",
+        "/nobody/burst/resolve/main/README.md",
+        url.replace(pull.url, ""),
+    }
     assert all(n == 1 for n in asked.values()), asked
 
 

@@ -64,7 +64,15 @@ def register(group: click.Group) -> None:
     envvar="HGLOC_SERVE_TOKEN",
     show_envvar=True,
     metavar="TOKEN",
-    help="Answer only clients that send this bearer token (they set HF_TOKEN to it).",
+    help="Answer only clients that send this bearer token (they set HF_TOKEN to it). With "
+    "--upstream, these clients may read gated and private repos too.",
+)
+@click.option(
+    "--check-client-tokens",
+    is_flag=True,
+    help="With --upstream (and no --token): serve a gated or private repo to a client whose "
+    "own Hub token the upstream accepts for it. Without this or --token, gated and private "
+    "repos are refused to every client.",
 )
 @pass_settings
 def serve(
@@ -75,6 +83,7 @@ def serve(
     port: int,
     upstream: str | None,
     token: str | None,
+    check_client_tokens: bool,
 ) -> None:
     """Serve the store as a Hugging Face Hub: clients only set HF_ENDPOINT.
 
@@ -99,6 +108,12 @@ def serve(
         raise BadInputError(f"--upstream must be an http(s) URL, got {upstream!r}")
     if token is not None and not token.strip():
         raise BadInputError("--token is empty; give a token or leave it out")
+    if check_client_tokens and upstream is None:
+        raise BadInputError("--check-client-tokens checks tokens with the upstream: add --upstream")
+    if check_client_tokens and token is not None:
+        raise BadInputError(
+            "--check-client-tokens and --token exclude each other: a client sends one token"
+        )
     config = (settings if store is None else Settings(store=store)).config()
     if use_s3 and not config.has_bucket:
         raise BadInputError(
@@ -145,6 +160,7 @@ def serve(
             s3=use_s3,
             upstream=upstream,
             token=token,
+            check_client_tokens=check_client_tokens,
             log_level=level,
             on_ready=ready,
         )

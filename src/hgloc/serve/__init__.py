@@ -71,6 +71,7 @@ def create_app(
     s3: bool = False,
     upstream: str | None = None,
     token: str | None = None,
+    check_client_tokens: bool = False,
     cache_seconds: float = 2.0,
 ) -> HubServer:
     """The ASGI app answering the Hub protocol from a store.
@@ -80,13 +81,19 @@ def create_app(
     - ``s3``: serve the team bucket (``config.s3_bucket_name``) instead.
     - ``upstream``: a Hub URL; a model the store lacks is fetched from it,
       stored, then served. Without it the server never makes a request to a Hub.
-    - ``token``: clients must send ``Authorization: Bearer <token>``.
+    - ``token``: clients must send ``Authorization: Bearer <token>``. With
+      ``upstream``, these clients may also read gated and private repos.
+    - ``check_client_tokens``: with ``upstream`` and no ``token``, a client may
+      read a gated or private repo when the upstream accepts the client's own
+      Hub token for it (``/api/models/{id}/auth-check``). Without either, gated
+      and private repos are refused to every client.
     - ``cache_seconds``: how long a lookup in the store is reused.
 
     >>> app = create_app(Config(models_store_path="/srv/models"))  # doctest: +SKIP
     >>> uvicorn.run(app, host="127.0.0.1", port=8080)  # doctest: +SKIP
     """
     from hgloc.localize import Localizer
+    from hgloc.serve._access import Access
     from hgloc.serve._service import Service
 
     app_module = _app_module()
@@ -95,13 +102,23 @@ def create_app(
         settings = attrs.evolve(base, hf_endpoint=upstream.rstrip("/"), offline=False)
     else:
         settings = attrs.evolve(base, offline=True)  # a plain server never talks to a Hub
+    if token and check_client_tokens:
+        raise ValueError(
+            "token and check_client_tokens exclude each other: a client sends one bearer "
+            "token, this server's or its Hub token"
+        )
+    if check_client_tokens and not upstream:
+        raise ValueError("check_client_tokens needs an upstream to check the tokens with")
     if s3 and not settings.has_bucket:
         raise ValueError("s3=True needs a bucket: set HGLOC_S3_BUCKET_NAME (s3_bucket_name)")
+    localizer = Localizer(settings, backend=store)
+    access = (
+        Access(localizer, trusted=bool(token), check_client_tokens=check_client_tokens)
+        if upstream
+        else None
+    )
     service = Service(
-        Localizer(settings, backend=store),
-        s3=s3,
-        upstream=bool(upstream),
-        cache_seconds=cache_seconds,
+        localizer, s3=s3, upstream=bool(upstream), cache_seconds=cache_seconds, access=access
     )
     server: HubServer = app_module.HubServer(service, token=token)
     return server
@@ -129,6 +146,7 @@ def serve(
     s3: bool = False,
     upstream: str | None = None,
     token: str | None = None,
+    check_client_tokens: bool = False,
     log_level: str = "info",
     on_ready: Callable[[str], object] | None = None,
 ) -> None:
@@ -142,7 +160,9 @@ def serve(
     gracefully, then uvicorn raises ``KeyboardInterrupt`` again.
     """
     uvicorn = load_uvicorn(_NEEDS_EXTRA)
-    app = create_app(config, s3=s3, upstream=upstream, token=token)
+    app = create_app(
+        config, s3=s3, upstream=upstream, token=token, check_client_tokens=check_client_tokens
+    )
     if s3:
         anyio.run(_check_bucket, app.service.localizer.config)
     sock = bind(host, port)

@@ -7,12 +7,14 @@ text) over :mod:`hgloc.hub_wire`'s documents: no I/O.
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 from hgloc import hub_wire
-from hgloc.hub_wire import ModelFacts, dumps
+from hgloc.hub_wire import ModelFacts, WireFile, dumps
+from hgloc.serve._access import PUBLIC, Visibility
 from hgloc.serve._catalog import Snapshot
 
-__all__ = ["hub_time", "model_info", "tree_listing"]
+__all__ = ["facts_of", "hub_time", "model_info", "tree_listing", "wire_files"]
 
 
 def hub_time(timestamp: str | None) -> str | None:
@@ -28,28 +30,55 @@ def hub_time(timestamp: str | None) -> str | None:
     return parsed.strftime("%Y-%m-%dT%H:%M:%S.") + f"{parsed.microsecond // 1000:03d}Z"
 
 
-def model_info(snap: Snapshot, *, card: str | None, config: bytes | None, blobs: bool) -> bytes:
-    """The body of ``GET /api/models/{id}[/revision/{rev}]`` for ``snap``.
+def facts_of(
+    snap: Snapshot,
+    *,
+    card: str | None = None,
+    config: bytes | None = None,
+    visibility: Visibility = PUBLIC,
+) -> ModelFacts:
+    """What the store knows of ``snap``, for the Hub's documents.
 
-    ``siblings`` lists what the folder holds: the whole repo for a full model,
-    the card and config for a metadata-only one. ``blobs`` adds sizes and hashes.
+    The id is the repo's current name on the Hub when the store saw it renamed.
     """
     # The store knows when the model was cached, not when it was committed.
     when = hub_time(snap.record.cached_timestamp)
-    facts = ModelFacts(
-        snap.model_id,
+    return ModelFacts(
+        snap.record.resolved_repo_id or snap.model_id,
         snap.commit,
         [file.wire for file in snap.files.values()],
         card=card,
         config=config,
+        private=visibility.private,
+        gated=visibility.gated,
         last_modified=when,
         created_at=when,
     )
+
+
+def model_info(
+    snap: Snapshot,
+    *,
+    card: str | None,
+    config: bytes | None,
+    blobs: bool,
+    visibility: Visibility = PUBLIC,
+) -> bytes:
+    """The body of ``GET /api/models/{id}[/revision/{rev}]`` for ``snap``.
+
+    ``siblings`` lists what the folder holds: the whole repo for a full model,
+    the card and config for a metadata-only one. ``blobs`` adds sizes and hashes.
+    ``private`` and ``gated`` are what the upstream said (pull-through), else false.
+    """
+    facts = facts_of(snap, card=card, config=config, visibility=visibility)
     return dumps(hub_wire.model_info(facts, blobs=blobs))
 
 
-def tree_listing(snap: Snapshot, path: str, *, recursive: bool) -> bytes | None:
-    """The body of ``GET /api/models/{id}/tree/{rev}/{path}``; ``None`` if ``path`` is no folder."""
-    files = {file.path: file.wire for file in snap.files.values()}
-    listing = hub_wire.tree_listing(files, path, recursive=recursive)
-    return None if listing is None else dumps(listing)
+def wire_files(snap: Snapshot) -> dict[str, WireFile]:
+    """The folder's files as the Hub describes them, by repo path."""
+    return {file.path: file.wire for file in snap.files.values()}
+
+
+def tree_listing(snap: Snapshot, path: str, *, recursive: bool) -> list[dict[str, Any]] | None:
+    """The entries of ``GET /api/models/{id}/tree/{rev}/{path}``; ``None``: no such folder."""
+    return hub_wire.tree_listing(wire_files(snap), path, recursive=recursive)

@@ -15,10 +15,12 @@ from starlette.middleware import Middleware
 from starlette.types import Receive, Scope, Send
 
 from hgloc.errors import HglocError
-from hgloc.serve._guards import ReadOnly, RequireToken
-from hgloc.serve._replies import internal_error, store_failure
+from hgloc.serve._api_routes import API_ROUTES
+from hgloc.serve._guards import NoXetHints, ReadOnly, RequireToken
+from hgloc.serve._replies import internal_error, store_failure, too_much_work
 from hgloc.serve._routes import ROUTES
 from hgloc.serve._service import Service
+from hgloc.serve._work import WorkTimeoutError
 
 __all__ = ["HubServer", "Service"]
 
@@ -32,13 +34,16 @@ class HubServer:
         """Called once the lifespan startup opened the store."""
         self.startup_failure: Exception | None = None
         """Why the lifespan startup failed, for :func:`~hgloc.serve.serve` to raise."""
-        middleware = [Middleware(RequireToken, token=token)] if token else []
+        middleware = [Middleware(NoXetHints)]
+        if token:
+            middleware.append(Middleware(RequireToken, token=token))
         middleware.append(Middleware(ReadOnly))
         self._app = Starlette(
-            routes=ROUTES,
+            routes=[*ROUTES, *API_ROUTES],
             middleware=middleware,
             lifespan=self._lifespan,
             exception_handlers={
+                WorkTimeoutError: too_much_work,
                 HglocError: store_failure,
                 OSError: store_failure,
                 Exception: internal_error,

@@ -253,8 +253,11 @@ class Catalog:
         """The store, for messages."""
         return self.backend.name
 
-    async def find(self, model_id: str, revision: str) -> Snapshot | None:
-        """The folder answering for ``model_id`` at ``revision`` (``main``, a tag, a commit)."""
+    async def find(self, model_id: str, revision: str, *, aliases: bool = True) -> Snapshot | None:
+        """The folder answering for ``model_id`` at ``revision`` (``main``, a tag, a commit).
+
+        A renamed repo answers under its new name too (``aliases``).
+        """
         wanted: list[str | None] = [None, revision] if revision == DEFAULT_BRANCH else [revision]
         found = [
             snap
@@ -264,15 +267,46 @@ class Catalog:
             and snap.revision == rev
         ]
         if not found and is_commit(revision):
-            found = [s for s in await self.revisions(model_id) if s.commit == revision]
+            held = await self.revisions(model_id, aliases=False)
+            found = [s for s in held if s.commit == revision]
+        if not found and aliases:
+            stored = await self._alias(model_id)
+            if stored is not None:
+                return await self.find(stored, revision, aliases=False)
         return _best(found)
+
+    async def _alias(self, model_id: str) -> str | None:
+        """The id a model is stored under when ``model_id`` is its new name on the Hub.
+
+        A renamed repo (``gpt2`` -> ``openai-community/gpt2``) is stored under the
+        id it was downloaded with; its metadata records where the Hub redirected.
+        """
+        for snap in await self.all():
+            if snap.record.resolved_repo_id == model_id and snap.model_id != model_id:
+                return snap.model_id
+        return None
+
+    async def upstream_id(self, model_id: str) -> str:
+        """The id to ask the upstream about: where the Hub redirected ``model_id`` if known."""
+        for snap in await self.revisions(model_id):
+            if snap.record.resolved_repo_id:
+                return snap.record.resolved_repo_id
+        return model_id
 
     async def holds(self, model_id: str) -> bool:
         """Whether any revision of ``model_id`` is served (RevisionNotFound, not RepoNotFound)."""
         return bool(await self.revisions(model_id))
 
-    async def revisions(self, model_id: str) -> list[Snapshot]:
-        """Every folder of ``model_id``, whatever its revision."""
+    async def revisions(self, model_id: str, *, aliases: bool = True) -> list[Snapshot]:
+        """Every folder of ``model_id`` (or of the repo it renamed), whatever its revision."""
+        found = await self._revisions(model_id)
+        if not found and aliases:
+            stored = await self._alias(model_id)
+            if stored is not None:
+                return await self._revisions(stored)
+        return found
+
+    async def _revisions(self, model_id: str) -> list[Snapshot]:
         cached = self._models.get(model_id)
         if cached is not None and cached[0] > time.monotonic():
             return cached[1]

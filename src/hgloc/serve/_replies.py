@@ -21,6 +21,7 @@ from hgloc.errors import (
     RevisionNotFoundError,
 )
 from hgloc.hub_wire import ErrorCode, error_document
+from hgloc.serve._access import Refusal
 from hgloc.serve._catalog import Snapshot
 from hgloc.serve._upstream import Want
 
@@ -32,10 +33,12 @@ __all__ = [
     "internal_error",
     "json_reply",
     "plain",
+    "refused",
     "reply",
     "repo_not_found",
     "revision_not_found",
     "store_failure",
+    "too_much_work",
     "upstream_failure",
 ]
 
@@ -92,6 +95,21 @@ def entry_not_found(path: str, revision: str, commit: str | None) -> Response:
     return hub_error(404, ErrorCode.ENTRY_NOT_FOUND, message, extra)
 
 
+def refused(refusal: Refusal, repo_id: str) -> Response:
+    """The Hub's answer to a client that may not read a gated or private repo."""
+    if refusal is Refusal.GATED_NO_TOKEN:
+        message = (
+            f"Access to model {repo_id} is restricted. You must have access to it and be "
+            "authenticated to access it. Please log in."
+        )
+        return hub_error(401, ErrorCode.GATED_REPO, message)
+    if refusal is Refusal.GATED_REFUSED:
+        message = f"Access to model {repo_id} is restricted and your token is not authorized."
+        return hub_error(403, ErrorCode.GATED_REPO, message)
+    status = 401 if refusal is Refusal.PRIVATE_NO_TOKEN else 404
+    return hub_error(status, ErrorCode.REPO_NOT_FOUND, f"Repository {repo_id} not found")
+
+
 def damaged(message: str) -> Response:
     logger.error("store damaged: %s", message)
     return hub_error(500, None, f"the store is damaged: {message}")
@@ -104,6 +122,12 @@ async def store_failure(request: Request, exc: Exception) -> Response:
         return hub_error(503, None, f"the store is unavailable: {exc}", _RETRY)
     logger.error("cannot answer: %s", exc)
     return hub_error(500, None, f"cannot read the store: {exc}")
+
+
+async def too_much_work(request: Request, exc: Exception) -> Response:
+    """A request whose CPU work passed its deadline (a hostile card, say): 503, others unharmed."""
+    logger.warning("gave up on %s: %s", request.url.path, exc)
+    return hub_error(503, None, f"cannot answer: {exc}", _RETRY)
 
 
 async def internal_error(request: Request, exc: Exception) -> Response:

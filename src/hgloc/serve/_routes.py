@@ -14,7 +14,7 @@ path: ``refs%2Fpr%2F1`` stays one segment.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
@@ -28,33 +28,52 @@ from hgloc.hub_wire import (
     DEFAULT_BRANCH,
     Endpoint,
     HubPath,
+    decode_cursor,
+    dumps,
+    is_repo_id,
+    next_link,
+    page_of,
     parse_hub_path,
     path_segments,
     plan_range,
 )
 from hgloc.layout import CARD_REPO_PATH, CONFIG_FILE, validate_model_id, validate_revision
+from hgloc.serve._access import PUBLIC, Visibility
 from hgloc.serve._answers import model_info as model_info_body
 from hgloc.serve._answers import tree_listing
-from hgloc.serve._catalog import Snapshot
+from hgloc.serve._catalog import Catalog, Snapshot
 from hgloc.serve._page import PAGE_HEADERS, render_page
 from hgloc.serve._replies import (
     JSON,
     Headers,
     damaged,
     entry_not_found,
+    hub_error,
     json_reply,
+    plain,
+    refused,
     reply,
     repo_not_found,
     revision_not_found,
     upstream_failure,
 )
 from hgloc.serve._stream import StoreFileResponse, open_body
+from hgloc.serve._tokens import presented_token
 from hgloc.serve._upstream import Want
 
 if TYPE_CHECKING:
     from hgloc.serve._service import Service
 
-__all__ = ["ROUTES", "HubRoute", "raw_path"]
+__all__ = [
+    "ROUTES",
+    "HubRoute",
+    "locate",
+    "paged_reply",
+    "raw_path",
+    "service_of",
+    "small_file",
+    "visibility_of",
+]
 
 _OCTETS = b"application/octet-stream"
 _TEXT = b"text/plain; charset=utf-8"
@@ -86,27 +105,55 @@ class HubRoute(BaseRoute):
     """A route matching one Hub endpoint by the Hub's path grammar; the endpoint gets
     the parsed :class:`~hgloc.hub_wire.HubPath` as ``request.path_params["hub"]``."""
 
-    def __init__(self, kind: Endpoint, endpoint: Callable[[Request], Awaitable[Response]]) -> None:
+    def __init__(
+        self,
+        kind: Endpoint,
+        endpoint: Callable[[Request], Awaitable[Response]],
+        methods: Sequence[str] = ("GET", "HEAD"),
+    ) -> None:
         self.kind = kind
         self.endpoint = endpoint
         self.name = endpoint.__name__
+        self.methods = frozenset(methods)
         self.app = request_response(endpoint)
 
     def matches(self, scope: Scope) -> tuple[Match, Scope]:
         if scope["type"] == "http":
             where = parse_hub_path(path_segments(raw_path(scope)))
             if where is not None and where.endpoint is self.kind:
-                return Match.FULL, {"endpoint": self.endpoint, "path_params": {"hub": where}}
+                child = {"endpoint": self.endpoint, "path_params": {"hub": where}}
+                return (Match.FULL if scope["method"] in self.methods else Match.PARTIAL), child
         return Match.NONE, {}
 
     def url_path_for(self, name: str, /, **path_params: Any) -> Any:
         raise NoMatchFound(name, path_params)
 
     async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["method"] not in self.methods:
+            allow = ", ".join(sorted(self.methods)).encode()
+            await plain(405, "Method Not Allowed", [(b"allow", allow)])(scope, receive, send)
+            return
+        where: HubPath = scope["path_params"]["hub"]
+        refused = refuse_names(where) if where.endpoint is not Endpoint.MODELS else None
+        if refused is not None:  # the Hub's "not found", never a store error on a bad name
+            await refused(scope, receive, send)
+            return
         await self.app(scope, receive, send)
 
 
-def _service(request: Request) -> Service:
+def refuse_names(where: HubPath) -> Response | None:
+    """The Hub's answer to a repo id or revision no Hub could hold; ``None`` when both can be."""
+    if not is_repo_id(where.repo_id):
+        return repo_not_found(where.repo_id)
+    if where.revision is not None:
+        try:
+            validate_revision(where.revision)
+        except InvalidModelIdError:
+            return revision_not_found(where.revision)
+    return None
+
+
+def service_of(request: Request) -> Service:
     service: Service = request.app.state.service
     return service
 
@@ -117,8 +164,16 @@ def _content_type(path: str) -> bytes:
     return _CONTENT_TYPES.get(name[dot:] if dot >= 0 else name, _OCTETS)
 
 
-async def _locate(service: Service, repo_id: str, revision: str, want: Want) -> Snapshot | Response:
-    """The folder answering for ``repo_id`` at ``revision``, fetched first if need be."""
+async def locate(
+    request: Request, repo_id: str, revision: str, want: Want, *, reading: str | None = None
+) -> Snapshot | Response:
+    """The folder answering for ``repo_id`` at ``revision``, fetched first if need be.
+
+    With pull-through, a gated or private repo is answered only to a client the
+    server trusts (:mod:`hgloc.serve._access`); ``reading`` is the file asked
+    for (``None``: the repo's listing or info).
+    """
+    service = service_of(request)
     try:
         validate_model_id(repo_id)
     except InvalidModelIdError:
@@ -128,6 +183,16 @@ async def _locate(service: Service, repo_id: str, revision: str, want: Want) -> 
     except InvalidModelIdError:
         return revision_not_found(revision)
     catalog, upstream = await service.open()
+    if service.access is not None:
+        token = presented_token(request.headers.get("authorization"))
+        try:
+            refusal = await service.access.refusal(
+                await catalog.upstream_id(repo_id), reading, token
+            )
+        except (HglocError, OSError) as exc:
+            return upstream_failure(exc, repo_id, revision, want, None)
+        if refusal is not None:
+            return refused(refusal, repo_id)
     snap = await catalog.find(repo_id, revision)
     if upstream is not None and upstream.wants_fetch(snap, want):
         try:
@@ -142,7 +207,7 @@ async def _locate(service: Service, repo_id: str, revision: str, want: Want) -> 
     return snap
 
 
-async def _small_file(service: Service, snap: Snapshot, path: str) -> bytes | None:
+async def small_file(service: Service, snap: Snapshot, path: str) -> bytes | None:
     file = snap.files.get(path)
     if file is None or file.size > _MAX_CARD:
         return None
@@ -156,17 +221,20 @@ async def _small_file(service: Service, snap: Snapshot, path: str) -> bytes | No
 async def model_info(request: Request) -> Response:
     """``GET /api/models/{id}[/revision/{rev}]``: what the store holds of the model."""
     where: HubPath = request.path_params["hub"]
-    service = _service(request)
-    snap = await _locate(service, where.repo_id, where.revision or DEFAULT_BRANCH, Want())
+    service = service_of(request)
+    snap = await locate(request, where.repo_id, where.revision or DEFAULT_BRANCH, Want())
     if isinstance(snap, Response):
         return snap
-    card = await _small_file(service, snap, CARD_REPO_PATH)
-    config = await _small_file(service, snap, CONFIG_FILE)
-    body = model_info_body(
+    card = await small_file(service, snap, CARD_REPO_PATH)
+    config = await small_file(service, snap, CONFIG_FILE)
+    # The card is user content: parsed off the event loop, within limits (hub_wire).
+    body = await service.work(
+        model_info_body,
         snap,
         card=card.decode("utf-8", "replace") if card is not None else None,
         config=config,
         blobs=request.query_params.get("blobs", "").lower() == "true",
+        visibility=await visibility_of(service, snap),
     )
     return json_reply(body)
 
@@ -175,22 +243,43 @@ async def tree(request: Request) -> Response:
     """``GET /api/models/{id}/tree/{rev}[/{path}]``: the listing (a whole repo is fetched)."""
     where: HubPath = request.path_params["hub"]
     revision = where.revision or DEFAULT_BRANCH
-    snap = await _locate(_service(request), where.repo_id, revision, Want(whole=True))
+    snap = await locate(request, where.repo_id, revision, Want(whole=True))
     if isinstance(snap, Response):
         return snap
     recursive = request.query_params.get("recursive", "").lower() == "true"
-    body = tree_listing(snap, where.path, recursive=recursive)
-    if body is None:
+    listing = tree_listing(snap, where.path, recursive=recursive)
+    if listing is None:
         return entry_not_found(where.path, revision, snap.commit)
-    return json_reply(body)
+    return paged_reply(request, listing)
+
+
+async def visibility_of(service: Service, snap: Snapshot) -> Visibility:
+    """``private`` and ``gated`` as the upstream says (pull-through); public otherwise."""
+    if service.access is None:
+        return PUBLIC
+    return await service.access.visibility(snap.record.resolved_repo_id or snap.model_id)
+
+
+def paged_reply(request: Request, items: Sequence[Any], size: int | None = None) -> Response:
+    """One page of ``items`` (from the query's ``cursor``), ``Link: rel="next"`` if more."""
+    offset = decode_cursor(request.query_params.get("cursor"))
+    if offset is None:
+        return hub_error(400, None, "Invalid cursor")
+    page = page_of(items, offset, size or service_of(request).page_size)
+    response = json_reply(dumps(list(page.items)))
+    if page.next_cursor is not None:
+        url = str(request.url.replace(query=""))
+        link = next_link(url, request.query_params.multi_items(), page.next_cursor)
+        response.raw_headers.append((b"link", link))
+    return response
 
 
 async def resolve(request: Request) -> Response:
     """``GET|HEAD /{id}/resolve/{rev}/{path}``: the file, whole or one range, from the store."""
     where: HubPath = request.path_params["hub"]
     revision, path = where.revision or DEFAULT_BRANCH, where.path
-    service = _service(request)
-    snap = await _locate(service, where.repo_id, revision, Want(path=path))
+    service = service_of(request)
+    snap = await locate(request, where.repo_id, revision, Want(path=path), reading=path)
     if isinstance(snap, Response):
         return snap
     file = snap.files.get(path)
@@ -210,26 +299,39 @@ async def resolve(request: Request) -> Response:
         ]
     span = plan_range(request.headers.get("range"), file.size)
     headers += span.headers()
-    if span.status == 416 or request.method == "HEAD":
-        return reply(span.status, headers)
     catalog, _ = await service.open()
     key = snap.key(file)
+    if span.status == 416 or request.method == "HEAD":
+        # HEAD looks at the stored object too: it must not promise what GET cannot send.
+        try:
+            stored = (await catalog.backend.stat(key)).size
+        except ObjectNotFoundError:
+            stored = None
+        return _damage(catalog, key, stored, file.size) or reply(span.status, headers)
     try:
         body = await open_body(catalog.backend, key, span.start, span.end, whole=span.status == 200)
     except ObjectNotFoundError:
-        return damaged(f"{catalog.backend.location(key)} is missing from its model folder")
-    if body.total != file.size:
+        return _damage(catalog, key, None, file.size) or reply(500, [])
+    damage = _damage(catalog, key, body.total, file.size)
+    if damage is not None:
         await body.aclose()
-        return damaged(
-            f"{catalog.backend.location(key)} holds {body.total} bytes; "
-            f"its metadata says {file.size}"
-        )
+        return damage
     return StoreFileResponse(span.status, headers, body, span.length)
+
+
+def _damage(catalog: Catalog, key: str, stored: int | None, expected: int) -> Response | None:
+    """A 500 naming the damage when the stored object (``None``: missing) is not the file."""
+    where = catalog.backend.location(key)
+    if stored is None:
+        return damaged(f"{where} is missing from its model folder")
+    if stored != expected:
+        return damaged(f"{where} holds {stored} bytes; its metadata says {expected}")
+    return None
 
 
 async def listing_page(request: Request) -> Response:
     """``GET /``: the served models, for a browser."""
-    service = _service(request)
+    service = service_of(request)
     catalog, _ = await service.open()
     models = await catalog.all()
     host = request.headers.get("host") or "127.0.0.1"

@@ -2,17 +2,24 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import Callable
+from typing import TYPE_CHECKING, ParamSpec, TypeVar
 
 import anyio
 
+from hgloc.hub_wire import MAX_PAGE
+from hgloc.serve._access import Access
 from hgloc.serve._catalog import BucketLayout, Catalog, LocalLayout
 from hgloc.serve._upstream import Upstream
+from hgloc.serve._work import off_loop, work_threads
 
 if TYPE_CHECKING:
     from hgloc.localize import Localizer
 
 __all__ = ["Service"]
+
+_P = ParamSpec("_P")
+_T = TypeVar("_T")
 
 
 class Service:
@@ -30,13 +37,25 @@ class Service:
         s3: bool = False,
         upstream: bool = False,
         cache_seconds: float = 2.0,
+        access: Access | None = None,
     ) -> None:
         self.localizer = localizer
+        self.access = access
+        """Who may read gated and private repos (pull-through only; ``None``: everyone)."""
+        self.page_size = MAX_PAGE
+        """Entries per page of tree listings, commits and model listings."""
         self.s3 = s3
         self.pull_through = upstream
         self.cache_seconds = cache_seconds
         self._opened: tuple[Catalog, Upstream | None] | None = None
         self._lock = anyio.Lock()
+        self._threads: anyio.CapacityLimiter | None = None
+
+    async def work(self, func: Callable[_P, _T], /, *args: _P.args, **kwargs: _P.kwargs) -> _T:
+        """``func`` off the event loop, on the server's few work threads, with a deadline."""
+        if self._threads is None:
+            self._threads = work_threads()
+        return await off_loop(self._threads, func, *args, **kwargs)
 
     async def open(self) -> tuple[Catalog, Upstream | None]:
         """The catalog and the pull-through (``None`` without upstream); made once."""
@@ -65,4 +84,6 @@ class Service:
 
     async def aclose(self) -> None:
         """Close the localizer: its HTTP client, its store and its bucket client."""
+        if self.access is not None:
+            await self.access.aclose()
         await self.localizer.aclose()

@@ -30,6 +30,8 @@ from hgloc.hub_wire import (
     tree_listing,
 )
 
+from ._api_routes import answer as answer_api
+from ._api_routes import read_body
 from ._faults import Faults, hostile
 from ._records import ConnectionDropped, Grant, RequestRecord, as_grant
 from ._replies import (
@@ -72,6 +74,7 @@ class _Request(NamedTuple):
     grant: Grant | None  # None: anonymous (or a token the hub does not know)
     token_invalid: bool
     range: str | None
+    body: bytes = b""  # read for POST only (paths-info)
 
 
 class HubApp:
@@ -197,6 +200,7 @@ class HubApp:
             grant,
             token is not None and grant is None,
             range_header,
+            await read_body(receive) if method == "POST" else b"",
         )
 
         faults = self._faults
@@ -292,6 +296,9 @@ class HubApp:
 
     def _route(self, req: _Request) -> Reply:
         segs = req.segs
+        api = answer_api(self, req)  # listings, refs, commits, paths-info: _api_routes.py
+        if api is not None:
+            return api
         if req.method not in ("GET", "HEAD"):
             return plain(405, "Method Not Allowed", [(b"allow", b"GET, HEAD")])
         if not segs:
