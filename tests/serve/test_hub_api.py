@@ -1,21 +1,17 @@
 """Stock huggingface_hub, with hf_xet installed, against ``hgloc serve`` in front of a Xet-era Hub.
 
-The upstream is the emulator behind a thin wrapper that adds the Xet hints the
-Hub sends today (``X-Xet-Hash``, ``Link: rel="xet-auth"``, ``X-Xet-Refresh-Route``
-on ``/resolve/``, ``xetHash`` in tree and paths-info entries). Straight from it,
-a client with hf_xet goes for ``xet-read-token``; through serve, every byte comes
-from serve: the hints never pass. Also: the rest of the API (listing, refs,
-commits, paths-info, the filesystem), a renamed repo, and who may read gated
-and private repos.
-
-(When the emulator gains its own Xet mode, the wrapper can give way to it.)
+The upstream is the emulator in its Xet mode, answering as the Hub does today
+(``X-Xet-Hash``, ``Link: rel="xet-auth"``, signed expiring CDN links on
+``/resolve/``, ``xetHash`` in tree entries). Straight from it, a client with
+hf_xet goes for ``xet-read-token``; through serve, every byte comes from serve:
+the hints never pass. Also: the rest of the API (listing, refs, commits,
+paths-info, the filesystem), a renamed repo, and who may read gated and
+private repos.
 """
 
 from __future__ import annotations
 
-import collections
 import hashlib
-import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -27,7 +23,7 @@ from huggingface_hub.errors import GatedRepoError, RepositoryNotFoundError
 
 from hgloc.config import Config
 from hgloc.serve import create_app
-from hgloc_testing import HubApp, Repo, run_asgi_in_thread
+from hgloc_testing import HubApp, Repo, XetMode, run_asgi_in_thread
 
 from .conftest import running
 
@@ -59,67 +55,18 @@ def repos() -> list[Repo]:
     ]
 
 
-class XetHints:
-    """The emulator as the Hub is today: Xet hints on every /resolve/ and listing entry."""
-
-    def __init__(self, app: HubApp) -> None:
-        self.app = app
-        self.paths: collections.Counter[str] = collections.Counter()
-
-    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        path: str = scope["path"]
-        self.paths[path] += 1
-        start: dict[str, Any] = {}
-        chunks: list[bytes] = []
-
-        async def capture(message: dict[str, Any]) -> None:
-            if message["type"] == "http.response.start":
-                start.update(message)
-            else:
-                chunks.append(message.get("body", b""))
-
-        await self.app(scope, receive, capture)
-        headers = list(start["headers"])
-        body = b"".join(chunks)
-        if "/resolve/" in path:
-            host = dict(scope["headers"]).get(b"host", b"127.0.0.1")
-            repo = path.partition("/resolve/")[0].encode()
-            route = b"/api/models%s/xet-read-token/main" % repo
-            headers += [
-                (b"x-xet-hash", b"0" * 64),
-                (b"x-xet-refresh-route", route),
-                (b"link", b'<http://%s%s>; rel="xet-auth"' % (host, route)),
-            ]
-        elif path.startswith("/api/") and body[:1] == b"[" and start["status"] == 200:
-            entries = json.loads(body)
-            for entry in entries:
-                if isinstance(entry, dict) and "lfs" in entry:
-                    entry["xetHash"] = "f" * 64
-            body = json.dumps(entries).encode()
-            headers = [(k, v) for k, v in headers if k != b"content-length"]
-            headers.append((b"content-length", b"%d" % len(body)))
-        await send({**start, "headers": headers})
-        await send({"type": "http.response.body", "body": body})
-
-    def xet_requests(self) -> list[str]:
-        """Requests for Xet tokens (the first step to the CAS); the emulator has no CAS."""
-        return [p for p in self.paths if "xet-read-token" in p or "xet-write-token" in p]
-
-
 @pytest.fixture(scope="module")
-def upstream() -> Iterator[tuple[XetHints, str]]:
+def upstream() -> Iterator[tuple[HubApp, str]]:
+    """The emulator as the Hub is today: every LFS file Xet-backed, with the hints."""
     app = HubApp(
         repos(),
         renames={RENAMED_OLD: RENAMED_NEW},
         tokens={OPERATOR: "acme", GRANTED: [GATED, PRIVATE], STRANGER: []},
         reject_invalid_tokens=True,
+        xet=XetMode(),
     )
-    hinted = XetHints(app)
-    with run_asgi_in_thread(hinted, name="xet-hub") as url:
-        yield hinted, url
+    with run_asgi_in_thread(app, name="xet-hub") as url:
+        yield app, url
 
 
 def pull_through(store: Path, upstream_url: str, **options: Any) -> Any:
@@ -129,7 +76,7 @@ def pull_through(store: Path, upstream_url: str, **options: Any) -> Any:
 
 @pytest.fixture(scope="module")
 def served(
-    upstream: tuple[XetHints, str], tmp_path_factory: pytest.TempPathFactory
+    upstream: tuple[HubApp, str], tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[str]:
     """A pull-through server on an empty store; clients' own Hub tokens checked upstream.
 
@@ -148,37 +95,40 @@ def no_xet_hint(response: httpx2.Response) -> bool:
 
 
 def test_the_wrapper_sends_hf_xet_clients_to_the_cas(
-    upstream: tuple[XetHints, str], tmp_path: Path
+    upstream: tuple[HubApp, str], tmp_path: Path
 ) -> None:
     from huggingface_hub.utils._runtime import is_xet_available
 
     if not is_xet_available():
         pytest.skip("hf_xet is not installed (or HF_HUB_DISABLE_XET is set)")
-    hinted, url = upstream
+    app, url = upstream
+    assert app.xet is not None
+    before = app.xet.read_token_requests
     with pytest.raises(Exception):  # noqa: B017 - the emulator has no CAS
         hf_hub_download(MODEL, "model.safetensors", endpoint=url, cache_dir=tmp_path, token=False)
-    assert hinted.xet_requests(), "the hints did not send the client to Xet"
+    assert app.xet.read_token_requests > before, "the hints did not send the client to Xet"
 
 
 def test_snapshot_download_with_hf_xet_gets_every_byte_through_serve(
-    served: str, upstream: tuple[XetHints, str], tmp_path: Path
+    served: str, upstream: tuple[HubApp, str], tmp_path: Path
 ) -> None:
     from huggingface_hub.utils._runtime import is_xet_available
 
     assert is_xet_available(), "this test is about clients that have hf_xet"
-    hinted, _ = upstream
-    before = set(hinted.xet_requests())
+    app, _ = upstream
+    assert app.xet is not None
+    before = app.xet.read_token_requests
     folder = Path(snapshot_download(MODEL, endpoint=served, cache_dir=tmp_path, token=False))
     assert (folder / "model.safetensors").read_bytes() == WEIGHTS
     assert (folder / "sub" / "notes.txt").read_bytes() == b"notes\n"
-    assert set(hinted.xet_requests()) == before  # nobody asked for a Xet token
+    assert app.xet.read_token_requests == before  # nobody asked for a Xet token
     head = httpx2.head(f"{served}/{MODEL}/resolve/main/model.safetensors")
     assert head.status_code == 200 and no_xet_hint(head)
     tree = httpx2.get(f"{served}/api/models/{MODEL}/tree/main", params={"recursive": "true"})
     assert tree.status_code == 200 and "xetHash" not in tree.text and no_xet_hint(tree)
 
 
-def test_the_rest_of_the_api_through_serve(served: str, upstream: tuple[XetHints, str]) -> None:
+def test_the_rest_of_the_api_through_serve(served: str, upstream: tuple[HubApp, str]) -> None:
     api = HfApi(endpoint=served, token=False)
     api.model_info(MODEL)  # held now (the test above, or fetched here)
     assert [m.id for m in api.list_models(search="tiny-mod")] == [MODEL]
@@ -269,7 +219,7 @@ def test_a_private_model_is_invisible_without_a_token_the_upstream_accepts(
 
 
 def test_without_a_way_to_trust_clients_gated_and_private_are_refused(
-    upstream: tuple[XetHints, str], tmp_path: Path
+    upstream: tuple[HubApp, str], tmp_path: Path
 ) -> None:
     with running(pull_through(tmp_path / "store", upstream[1])) as url:
         r = httpx2.get(
@@ -281,7 +231,7 @@ def test_without_a_way_to_trust_clients_gated_and_private_are_refused(
 
 
 def test_serves_own_token_trusts_its_clients(
-    upstream: tuple[XetHints, str], tmp_path: Path
+    upstream: tuple[HubApp, str], tmp_path: Path
 ) -> None:
     with running(pull_through(tmp_path / "store", upstream[1], token="serve-secret")) as url:
         auth = {"authorization": "Bearer serve-secret"}
