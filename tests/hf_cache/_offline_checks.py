@@ -49,16 +49,20 @@ def tiny_model() -> list[int]:
 
 
 def files_of(folder: str) -> list[str]:
-    return sorted(
-        os.path.relpath(os.path.join(d, n), folder) for d, _, names in os.walk(folder) for n in names
-    )
+    found = (os.path.join(d, n) for d, _, names in os.walk(folder) for n in names)
+    return sorted(os.path.relpath(path, folder) for path in found)
+
+
+def read(path: str) -> str:
+    with open(path) as handle:
+        return handle.read()
 
 
 check("tiny_config", lambda: AutoConfig.from_pretrained(TINY).hidden_size)
 check("tiny_tokenizer", lambda: AutoTokenizer.from_pretrained(TINY)("hello world")["input_ids"])
 check("tiny_model", tiny_model)
 check("tiny_snapshot", lambda: files_of(snapshot_download(TINY)))
-check("tiny_nested", lambda: open(hf_hub_download(TINY, "extras/deep/data.json")).read())
+check("tiny_nested", lambda: read(hf_hub_download(TINY, "extras/deep/data.json")))
 check("tiny_tree", lambda: sorted(f.path for f in get_cached_repo_tree(TINY)))
 check("cards_config", lambda: AutoConfig.from_pretrained(CARDS).hidden_size)
 check("cards_tag_config", lambda: AutoConfig.from_pretrained(CARDS, revision="v1.0").hidden_size)

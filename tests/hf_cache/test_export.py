@@ -26,9 +26,7 @@ HERE = Path(__file__).resolve().parent
 
 
 def export(store: Path, to: Path, *models: str, **kwargs: Any) -> ExportReport:
-    return anyio.run(
-        lambda: export_models(list(models), to, config=store_config(store), **kwargs)
-    )
+    return anyio.run(lambda: export_models(list(models), to, config=store_config(store), **kwargs))
 
 
 def commit_of(hub: HubEmulator, repo_id: str, revision: str | None = None) -> str:
@@ -122,7 +120,9 @@ def test_stock_tools_load_it_offline_in_a_fresh_process(hub: HubEmulator, export
     assert checks["cards_weights"]["error"] == "LocalEntryNotFoundError"
 
 
-def test_same_filesystem_exports_link_instead_of_copying(filled_store: Path, tmp_path: Path) -> None:
+def test_same_filesystem_exports_link_instead_of_copying(
+    filled_store: Path, tmp_path: Path
+) -> None:
     report = export(filled_store, tmp_path / "hub", TINY, link_min_size=0)
     (model,) = report.models
     assert model.ok and model.linked == model.size
@@ -137,9 +137,7 @@ def _reflinked() -> bool:
     return False  # tmp folders here are ext4/overlay/tmpfs: no reflinks, so hard links
 
 
-def test_a_plain_folder_export_and_copies_are_checked(
-    filled_store: Path, tmp_path: Path
-) -> None:
+def test_a_plain_folder_export_and_copies_are_checked(filled_store: Path, tmp_path: Path) -> None:
     report = export(filled_store, tmp_path / "dirs", TINY, CARDS, format="dir", hard_links=False)
     assert report.ok, report.failed
     folder = tmp_path / "dirs" / TINY
@@ -154,9 +152,10 @@ def test_a_damaged_stored_file_is_not_exported(tmp_path: Path) -> None:
     store = tmp_path / "store"
 
     async def seed() -> None:
+        sha1 = git_blob_sha1(CONFIG_V1)
         record = ModelRecord(
             model_id="org/damaged", revision=None, commit="a" * 40,
-            files={"config.json": FileRecord("config.json", len(CONFIG_V1), git_blob_sha1(CONFIG_V1))},
+            files={"config.json": FileRecord("config.json", len(CONFIG_V1), sha1)},
         )  # fmt: skip
         async with Localizer(store_config(store)) as loc:
             damaged = CONFIG_V1.replace(b"16", b"61")
