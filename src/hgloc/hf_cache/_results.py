@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Callable
+from typing import Any
 
 import attrs
 
@@ -18,6 +19,20 @@ __all__ = [
     "ImportedModel",
     "Meter",
 ]
+
+
+def _plain(inst: type, field: attrs.Attribute[Any], value: Any) -> Any:
+    if isinstance(value, ModelRef):
+        return str(value)
+    if isinstance(value, enum.Enum):
+        return value.value
+    return value
+
+
+def as_dict(value: Any) -> dict[str, Any]:
+    """A report as JSON-ready data (refs as ``org/name@rev``, enums as their values)."""
+    out: dict[str, Any] = attrs.asdict(value, value_serializer=_plain)
+    return out
 
 
 class ExportFormat(enum.StrEnum):
@@ -58,6 +73,10 @@ class ExportReport:
     @property
     def ok(self) -> bool:
         return all(m.ok for m in self.models)
+
+    def as_dict(self) -> dict[str, Any]:
+        """The report as JSON-ready data."""
+        return as_dict(self)
 
     @property
     def failed(self) -> tuple[ExportedModel, ...]:
@@ -103,6 +122,10 @@ class ImportReport:
     @property
     def ok(self) -> bool:
         return all(m.ok for m in self.models)
+
+    def as_dict(self) -> dict[str, Any]:
+        """The report as JSON-ready data."""
+        return as_dict(self)
 
     @property
     def imported(self) -> tuple[ImportedModel, ...]:
