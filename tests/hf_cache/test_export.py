@@ -191,3 +191,16 @@ def test_a_tar_archive_carries_the_cache_and_a_manifest(
     assert (verified.mismatches, verified.missing_paths) == ([], [])
     tag = cache / repo_folder(CARDS) / "snapshots" / commit_of(hub, CARDS, "v1.0") / "config.json"
     assert tag.read_bytes() == CONFIG_V1
+
+
+def test_copies_report_their_bytes(filled_store: Path, tmp_path: Path) -> None:
+    calls: list[tuple[str, int, int]] = []
+    report = export(
+        filled_store, tmp_path / "hub", TINY, hard_links=False,
+        on_bytes=lambda path, done, total: calls.append((path, done, total)),
+    )  # fmt: skip
+    size = report.models[0].size
+    assert calls[0] == ("", 0, size)
+    assert ("", size, size) in calls
+    weights = [c for c in calls if c[0] == "model.safetensors"]
+    assert weights[-1][1] == weights[-1][2] > 0
