@@ -30,6 +30,12 @@ _EXPORTS = {
     "sync_local_model_to_s3": "hgloc._api",
     "sync_all_local_models_to_s3": "hgloc._api",
     "list_s3_models": "hgloc._api",
+    "export_models": "hgloc.hf_cache",
+    "import_cache": "hgloc.hf_cache",
+    "import_folder": "hgloc.hf_cache",
+    "ExportFormat": "hgloc.hf_cache",
+    "ExportReport": "hgloc.hf_cache",
+    "ImportReport": "hgloc.hf_cache",
     "BucketEntry": "hgloc.bucket",
     "BucketTier": "hgloc.bucket",
     "Config": "hgloc.config",
@@ -59,8 +65,11 @@ __all__ = [
     "ByteProgress",
     "CachedModel",
     "Config",
+    "ExportFormat",
+    "ExportReport",
     "HGLocalizationConfig",
     "HglocError",
+    "ImportReport",
     "Localizer",
     "ModelRef",
     "ModelRequest",
@@ -76,10 +85,13 @@ __all__ = [
     "VerifyResult",
     "__version__",
     "download_model_metadata",
+    "export_models",
     "get_cached_model_card_content",
     "get_cached_model_config_content",
     "get_model_card_content",
     "get_model_config_content",
+    "import_cache",
+    "import_folder",
     "list_local_models",
     "list_s3_models",
     "load_config",
@@ -106,6 +118,14 @@ if TYPE_CHECKING:
     from hgloc.bucket import BucketEntry, BucketTier
     from hgloc.config import Config, HGLocalizationConfig
     from hgloc.errors import HglocError, NoBucketConfiguredError
+    from hgloc.hf_cache import (
+        ExportFormat,
+        ExportReport,
+        ImportReport,
+        export_models,
+        import_cache,
+        import_folder,
+    )
     from hgloc.localize import (
         Localizer,
         ModelRef,

@@ -17,14 +17,17 @@ from typing import ParamSpec, TypeVar
 
 from anyio.from_thread import BlockingPortalProvider
 
-from hgloc import _api
+from hgloc import _api, hf_cache
 
 __all__ = [
     "download_model_metadata",
+    "export_models",
     "get_cached_model_card_content",
     "get_cached_model_config_content",
     "get_model_card_content",
     "get_model_config_content",
+    "import_cache",
+    "import_folder",
     "list_local_models",
     "list_s3_models",
     "load_config",
@@ -64,3 +67,6 @@ load_config = blocking(_api.load_config)
 list_s3_models = blocking(_api.list_s3_models)
 sync_local_model_to_s3 = blocking(_api.sync_local_model_to_s3)
 sync_all_local_models_to_s3 = blocking(_api.sync_all_local_models_to_s3)
+export_models = blocking(hf_cache.export_models)
+import_cache = blocking(hf_cache.import_cache)
+import_folder = blocking(hf_cache.import_folder)
