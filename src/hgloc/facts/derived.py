@@ -17,8 +17,8 @@ from hgloc.facts.safetensors_header import DTYPE_BYTES, TensorCounts
 __all__ = [
     "TORCH_DTYPE_BYTES",
     "bytes_at_context",
-    "model_facts",
     "kv_cache_bytes_per_token",
+    "model_facts",
     "parameter_facts",
     "storage_dtype",
 ]

@@ -172,7 +172,7 @@ class _Compiler:
         return f":{key}"
 
     def constant(self, node: ast.expr) -> tuple[bool, Any]:
-        """``(True, value)`` for a literal (numbers, strings, True/False/None), else ``(False, _)``."""
+        """``(True, value)`` for a literal (number, string, bool, None), else ``(False, _)``."""
         if isinstance(node, ast.Constant):
             if isinstance(node.value, str | int | float | bool) or node.value is None:
                 return True, node.value
@@ -243,7 +243,7 @@ class _Compiler:
         for name, side in ((lname, left), (rname, right)):
             if name in LIST_FIELDS:
                 raise self.fail(side, f"{name} is a list: write '\"Name\" in {name}'")
-        if lval is None and lname is None or rval is None and rname is None:
+        if (lval is None and lname is None) or (rval is None and rname is None):
             raise self.fail(node, "compare with None using 'is None' or 'is not None'")
         symbol = {**_EQUALITY, **_ORDERING}[type(op)]
         if type(op) in _EQUALITY:

@@ -26,12 +26,12 @@ from hgloc.errors import HglocError
 
 __all__ = [
     "DTYPE_BYTES",
+    "INDEX_FILE",
     "LENGTH_PREFIX",
     "MAX_HEADER_BYTES",
+    "SINGLE_FILE",
     "HeaderError",
     "TensorCounts",
-    "INDEX_FILE",
-    "SINGLE_FILE",
     "header_length",
     "parse_header",
     "shard_names",

@@ -1,0 +1,141 @@
+"""The one adapter between the facts package and the localizer's store.
+
+Every use of the localizer's internals (its backend, its folder layout, its
+bucket setting) is here, so a change of the core is fixed in this module only.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import anyio.to_thread
+
+from hgloc.backends import LocalPaths
+from hgloc.errors import IndexCorruptError, ObjectNotFoundError
+from hgloc.layout import METADATA_FILE, ModelRecord, safe_name
+
+if TYPE_CHECKING:
+    from hgloc.localizer import Localizer
+
+__all__ = [
+    "SAFETENSORS_FILE",
+    "folder_stamps",
+    "index_file",
+    "location",
+    "model_prefixes",
+    "read",
+    "read_range",
+    "read_records",
+    "scopes",
+    "write",
+]
+
+# Safetensors header counts fetched from the Hub for a metadata-only model, kept in its folder.
+SAFETENSORS_FILE = ".hgloc-safetensors.json"
+_META_SUFFIX = "/" + METADATA_FILE
+
+
+def scopes(loc: Localizer) -> list[str]:
+    """The store roots the localizer's bucket setting lists models from, own copies first."""
+    folder = loc.config.bucket_folder
+    if not folder:
+        return [""]
+    return [f"by_bucket/{folder}", f"public/by_bucket/{folder}"]
+
+
+def index_file(loc: Localizer, name: str) -> Path | None:
+    """Where the facts index lives: beside the models in a folder store; ``None`` elsewhere."""
+    backend = loc.backend
+    if isinstance(backend, LocalPaths):
+        backend.root.mkdir(parents=True, exist_ok=True)
+        return backend.root / name
+    return None
+
+
+def location(loc: Localizer, prefix: str) -> str:
+    return loc.backend.location(prefix)
+
+
+def model_prefixes(loc: Localizer, model_id: str, revision: str | None) -> list[str]:
+    """The folders that may hold a model, in the order the localizer reads them."""
+    own = loc.model_prefix(model_id, revision)
+    if not loc.config.bucket_folder:
+        return [own]
+    return [own, loc.model_prefix(model_id, revision, public=True)]
+
+
+def _in_scope(prefix: str, scope: str) -> bool:
+    # as the listing: at least <id>/<revision> below the scope; the root's scope
+    # leaves out the folders of the bucket settings
+    if prefix.count("/") - scope.count("/") - (1 if scope else 0) < 1:
+        return False
+    return bool(scope) or not prefix.startswith(("by_bucket/", "public/"))
+
+
+async def folder_stamps(loc: Localizer, scope: str) -> dict[str, str]:
+    """``{prefix: stamp}`` of every model folder of ``scope`` that has a metadata file.
+
+    The stamp (size and modification time of the metadata file) changes when
+    the folder is written again. On a folder store only the metadata files are
+    stat-ed, in one worker thread: 10,000 models take a few tens of ms.
+    """
+    backend = loc.backend
+    if isinstance(backend, LocalPaths):
+        keys = [k async for k in backend.list_keys(scope) if k.endswith(_META_SUFFIX)]
+        root = str(backend.root)
+
+        def stat_all() -> dict[str, str]:
+            out = {}
+            for key in keys:
+                try:
+                    st = os.stat(f"{root}/{key}")
+                except FileNotFoundError:
+                    continue  # removed while we listed
+                out[key[: -len(_META_SUFFIX)]] = f"{st.st_size}:{st.st_mtime_ns}"
+            return out
+
+        found = await anyio.to_thread.run_sync(stat_all)
+    else:
+        found = {}
+        async for info in backend.list(scope):
+            if info.key.endswith(_META_SUFFIX):
+                modified = info.modified.timestamp() if info.modified else None
+                found[info.key[: -len(_META_SUFFIX)]] = f"{info.size}:{modified}"
+    return {p: s for p, s in found.items() if _in_scope(p, scope)}
+
+
+async def read_records(loc: Localizer, prefixes: Iterable[str]) -> dict[str, ModelRecord]:
+    """The metadata of each folder; damaged ones, or ones whose id is not the folder's, left out."""
+    keys = {f"{p}{_META_SUFFIX}": p for p in prefixes}
+    raw = await loc.backend.read_many(keys)
+    out = {}
+    for key, data in raw.items():
+        prefix = keys[key]
+        try:
+            record = ModelRecord.from_bytes(data, where=loc.backend.location(key))
+        except (IndexCorruptError, KeyError):
+            continue  # the listing warns about these; facts just leave them out
+        if safe_name(record.model_id) == prefix.split("/")[-2]:
+            out[prefix] = record
+    return out
+
+
+async def read(loc: Localizer, key: str) -> bytes | None:
+    """A stored file, or ``None`` when it is missing."""
+    try:
+        return await loc.backend.read(key)
+    except ObjectNotFoundError:
+        return None
+
+
+async def read_range(loc: Localizer, key: str, start: int, end: int) -> bytes:
+    """Bytes ``start`` to ``end`` (exclusive) of a stored file, without reading the rest."""
+    chunks = [c async for c in loc.backend.read_stream(key, start=start, end=end)]
+    return b"".join(chunks)
+
+
+async def write(loc: Localizer, key: str, data: bytes) -> None:
+    await loc.backend.write(key, data)
