@@ -373,10 +373,9 @@ def compile_expression(expression: str) -> Compiled:
     indent = len(text) - len(text.lstrip())
     if indent:  # parsed stripped: shift every node back to where it was typed
         for node in ast.walk(tree):
-            if hasattr(node, "col_offset"):
-                node.col_offset += indent
-                if node.end_col_offset is not None:
-                    node.end_col_offset += indent
+            for attr in ("col_offset", "end_col_offset"):
+                if getattr(node, attr, None) is not None:
+                    setattr(node, attr, getattr(node, attr) + indent)
     for _ in _walk_check(tree, compiler):
         pass
     try:

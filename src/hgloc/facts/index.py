@@ -192,13 +192,15 @@ class FactsIndex:
     ) -> IndexRow | None:
         """The row of one model, looked for in ``scopes`` in order."""
         for scope in scopes:
-            found = await self._run(
-                lambda db, scope=scope: db.execute(
+
+            def one(db: sqlite3.Connection, scope: str = scope) -> Any:
+                return db.execute(
                     f"SELECT {_COLUMNS} FROM models WHERE scope = ? AND model_id = ? "
                     "AND revision IS ?",
                     (scope, model_id, revision),
                 ).fetchone()
-            )
+
+            found = await self._run(one)
             if found is not None:
                 return IndexRow.from_tuple(found)
         return None

@@ -163,24 +163,24 @@ class Facts(Mapping[str, FactValue]):
     ``parameters.BF16``, ``weight_bytes``...). Absent means unknown.
     """
 
-    values: Mapping[str, FactValue] = attrs.field(factory=dict)
+    data: Mapping[str, FactValue] = attrs.field(factory=dict)
 
     def __getitem__(self, key: str) -> FactValue:
-        return self.values[key]
+        return self.data[key]
 
     def __iter__(self) -> Iterator[str]:
-        return iter(self.values)
+        return iter(self.data)
 
     def __len__(self) -> int:
-        return len(self.values)
+        return len(self.data)
 
     def merged(self, more: Mapping[str, FactValue]) -> Facts:
         """These facts plus ``more`` (which wins on a clash)."""
-        return Facts({**self.values, **more})
+        return Facts({**self.data, **more})
 
     def to_json(self) -> dict[str, Any]:
         """A JSON-able dict (tuples become lists)."""
-        return {k: list(v) if isinstance(v, tuple) else v for k, v in self.values.items()}
+        return {k: list(v) if isinstance(v, tuple) else v for k, v in self.data.items()}
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> Facts:
