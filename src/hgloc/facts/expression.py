@@ -193,7 +193,7 @@ class _Compiler:
             return self.param(literal), literal, None
         found = self.field(node)
         if found is None:
-            raise self.fail(node, "expected a field name or a literal value")
+            raise self.fail(node, f"{_describe(node)} is not allowed in a comparison")
         return found[1], None, found[0]
 
     # -- the tree ------------------------------------------------------------
@@ -333,7 +333,14 @@ class _Compiler:
 
 
 def _describe(node: ast.AST) -> str:
-    names = {ast.BinOp: "arithmetic", ast.Subscript: "indexing", ast.Lambda: "lambda"}
+    names = {
+        ast.BinOp: "arithmetic",
+        ast.Subscript: "indexing",
+        ast.Lambda: "lambda",
+        ast.Call: "a function call",
+        ast.BoolOp: "and/or",
+        ast.Compare: "a comparison",
+    }
     return names.get(type(node), type(node).__name__)
 
 
