@@ -63,7 +63,10 @@ async def matching(index: FactsIndex, expression: str, sort: str | None = None) 
         ("kv_heads < attention_heads", ["org/mixtral"]),
         ("1024 <= context < 32768", ["org/gpt2"]),
         ('model_id.startswith("org/") and model_id.endswith("a")', ["org/llama"]),
-        ('glob(model_id, "*/*-moe") or matches(model_type, "^t[0-9]$")', ["org/t5", "other/qwen-moe"]),
+        (
+            'glob(model_id, "*/*-moe") or matches(model_type, "^t[0-9]$")',
+            ["org/t5", "other/qwen-moe"],
+        ),
         ("is_encoder_decoder == true", ["org/t5"]),
         ('"llama" in model_id', ["org/llama"]),
         ('model_type > 5 or hidden_size > "a"', []),  # kinds do not mix
@@ -89,7 +92,7 @@ def test_fields_used_in_order() -> None:
 
 
 def test_values_are_parameters_not_sql() -> None:
-    compiled = compile_expression("model_type == \"'; DROP TABLE models; --\"")
+    compiled = compile_expression('model_type == "\'; DROP TABLE models; --"')
     assert "DROP" not in compiled.where
     assert list(compiled.params.values()) == ["'; DROP TABLE models; --"]
 
@@ -102,7 +105,7 @@ def test_values_are_parameters_not_sql() -> None:
         ("layers > 2 and", "ends too early", "              ^"),
         ('__import__("os").system("x")', "functions are", "^" * len('__import__("os").system')),
         ("layers + 1 > 2", "arithmetic is not allowed in a comparison", "^^^^^^^^^^"),
-        ("architectures == \"X\"", "architectures is a list", "^^^^^^^^^^^^^"),
+        ('architectures == "X"', "architectures is a list", "^^^^^^^^^^^^^"),
         ("context == None", "is None", "^^^^^^^^^^^^^^^"),
         ("layers > 2 and x[0]", "indexing", "               ^^^^"),
         ("lambda: 1", "lambda", "^^^^^^^^^"),

@@ -146,7 +146,10 @@ def _print_comparison(comparison: Comparison, *, all_rows: bool) -> None:
                 [f"{mark[r.differs]}{r.field}", *(format_value(r.field, v) for v in r.values)]
                 for r in rows
             ]
-        _output.print_table(columns, cells, title="")
+        # not print_table: its header is upper-cased, and these headers are model ids
+        widths = [max(len(c[i]) for c in [columns, *cells]) for i in range(len(columns))]
+        for line in (["FIELD", *comparison.models], *cells):
+            click.echo("  ".join(c.ljust(w) for c, w in zip(line, widths, strict=True)).rstrip())
         return
     _draw(comparison, rows)
 

@@ -30,6 +30,7 @@ __all__ = [
     "read_range",
     "read_records",
     "scopes",
+    "store_name",
     "write",
 ]
 
@@ -57,6 +58,11 @@ def index_file(loc: Localizer, name: str) -> Path | None:
 
 def location(loc: Localizer, prefix: str) -> str:
     return loc.backend.location(prefix)
+
+
+def store_name(loc: Localizer) -> str:
+    """The store for messages (``local:/path``, ``s3://bucket/prefix``)."""
+    return loc.backend.name
 
 
 def model_prefixes(loc: Localizer, model_id: str, revision: str | None) -> list[str]:

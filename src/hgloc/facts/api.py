@@ -185,7 +185,7 @@ async def compare(
             row = await index.find(_store.scopes(loc), ref.model_id, ref.revision)
             if row is None:
                 raise ObjectNotFoundError(
-                    f"{ref} is not in the store {_store.location(loc, '')}: download it first"
+                    f"{ref} is not in the store {_store.store_name(loc)}: download it first"
                 )
             rows.append(row)
         configs = [await loc.cached_config(ref.model_id, ref.revision) for ref in wanted]

@@ -67,7 +67,7 @@ async def _get(
     server ignores the range."""
     import httpx2
 
-    headers = {"range": f"bytes={start}-{'' if end is None else end}"}
+    headers = {} if (start, end) == (0, None) else {"range": f"bytes={start}-{end or ''}"}
     try:
         async with client.stream("GET", url, headers=headers) as response:
             if response.status_code == 404 and response.headers.get("x-error-code") == (
