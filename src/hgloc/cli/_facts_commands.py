@@ -39,12 +39,12 @@ def format_value(field: str, value: Any) -> str:
         return "true" if value else "false"
     if isinstance(value, list | tuple):
         return ", ".join(str(v) for v in value)
-    if is_number(value) and field.endswith("_bytes"):
+    if is_number(value) and "bytes" in field.split("_"):
         return human_size(int(value))
     if is_number(value) and field.split(".")[0] in _COUNT_FIELDS:
         return _human_count(int(value))
     if isinstance(value, int):
-        return f"{value:,}" if abs(value) >= 100_000 else str(value)
+        return f"{value:,}"
     return str(value)
 
 
