@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import json
 from collections.abc import Callable
 from pathlib import Path
@@ -24,10 +25,13 @@ Run = Callable[..., Result]
 
 @pytest.fixture(scope="module")
 def group() -> click.Group:
-    """hgloc's group with the facts commands (the integrator registers them for real)."""
-    if "query" not in hgloc_group.commands:
-        _facts_commands.register(hgloc_group)
-    return hgloc_group
+    """A copy of hgloc's group with the facts commands (the integrator registers them for
+    real); hgloc's own group is left as it is for the other tests."""
+    group = copy.copy(hgloc_group)
+    group.commands = dict(hgloc_group.commands)
+    if "query" not in group.commands:
+        _facts_commands.register(group)
+    return group
 
 
 @pytest.fixture
