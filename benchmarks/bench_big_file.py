@@ -128,11 +128,11 @@ def main() -> None:
     if args.smoke:
         args.size_mb, args.rounds = 16, 1
 
-    from hgloc.testing import HubEmulator
+    from hgloc_testing import HubEmulator
 
     contenders = [c for c in args.contenders.split(",") if c]
     rows: list[dict[str, Any]] = []
-    # hgloc.testing.hub reads this to add the big-file repo to what it serves.
+    # hgloc_testing.hub reads this to add the big-file repo to what it serves.
     os.environ["HGLOC_EMULATOR_BIG_FILE_MB"] = str(args.size_mb)
     with (
         HubEmulator.run_in_subprocess(corpus_size=1, startup_timeout=600) as url,

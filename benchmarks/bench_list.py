@@ -77,7 +77,7 @@ def main() -> None:
             "-c",
             "import sys, time, hgloc; from hgloc.sync import list_local_models\n"
             "t = time.perf_counter()\n"
-            f"models = list_local_models(hgloc.Config(models_store_path={str(store)!r}))\n"
+            f"models = list_local_models(config=hgloc.Config(models_store_path={str(store)!r}))\n"
             "print(len(models), time.perf_counter() - t, file=sys.stderr)",
         ]
         cli = [sys.executable, "-m", "hgloc", "--store", str(store), "list-local-models", "--json"]

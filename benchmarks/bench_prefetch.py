@@ -39,7 +39,7 @@ S3_CONTENDERS = ("floor_s3", "hgloc_s3")  # with --s3: into a bucket on a moto s
 
 def model_ids(n: int) -> list[str]:
     """N ordinary corpus repos (the special edge cases are left out)."""
-    from hgloc.testing import make_corpus
+    from hgloc_testing import make_corpus
 
     ids = [r.repo_id for r in make_corpus(n + 40) if not r.repo_id.startswith("hgloc")]
     return ids[:n]
@@ -138,13 +138,13 @@ _METADATA_LIKE = json.dumps({"model_id": "org/name", "files": "x" * 630}, indent
 _IMPORTS = {
     "floor": ["anyio", "httpx2"],
     "floor_s3": ["anyio", "httpx2", "aiobotocore.session"],
-    "hgloc": ["anyio", "hgloc", "hgloc.localizer", "hgloc.sources._huggingface"],
-    "hgloc_warm": ["anyio", "hgloc", "hgloc.localizer", "hgloc.sources._huggingface"],
-    "hgloc_refresh": ["anyio", "hgloc", "hgloc.localizer", "hgloc.sources._huggingface"],
+    "hgloc": ["anyio", "hgloc", "hgloc.localize", "hgloc.sources._huggingface"],
+    "hgloc_warm": ["anyio", "hgloc", "hgloc.localize", "hgloc.sources._huggingface"],
+    "hgloc_refresh": ["anyio", "hgloc", "hgloc.localize", "hgloc.sources._huggingface"],
     "hgloc_s3": [
         "anyio",
         "hgloc",
-        "hgloc.localizer",
+        "hgloc.localize",
         "hgloc.sources._huggingface",
         "hgloc.backends._s3",
         "aiobotocore.session",
@@ -331,7 +331,7 @@ def main() -> None:
 
     if args.smoke:
         args.n, args.sequential_n, args.latency, args.rounds = 6, 3, 0.0, 1
-    from hgloc.testing import HubEmulator
+    from hgloc_testing import HubEmulator
 
     ids = model_ids(args.n)
     contenders = [c for c in args.contenders.split(",") if c]
@@ -345,7 +345,7 @@ def main() -> None:
         tmp = stack.enter_context(tempfile.TemporaryDirectory(prefix="hgloc-bench-"))
         moto = None
         if any(c in S3_CONTENDERS for c in contenders):
-            from hgloc.testing import MotoServer
+            from hgloc_testing import MotoServer
 
             moto = stack.enter_context(MotoServer())
         run = 0

@@ -15,8 +15,11 @@ python3 -m venv .venv
 # The machine's pip configuration lists local wheel folders that may be absent: quiet its noise.
 .venv/bin/python -m pip install -q --disable-pip-version-check -e '.[dev]' 2>&1 \
     | { grep -v "^WARNING: Location" || true; }
+# The Hub emulator and the moto harness: a distribution of their own, never in hgloc's wheel.
+.venv/bin/python -m pip install -q --disable-pip-version-check -e ./testing 2>&1 \
+    | { grep -v "^WARNING: Location" || true; }
 
-.venv/bin/ruff check src tests benchmarks
+.venv/bin/ruff check src testing tests benchmarks
 .venv/bin/mypy
 
 set +e

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from hgloc.testing import HubEmulator, make_corpus, special_renames, special_tokens
+from hgloc_testing import HubEmulator, make_corpus, special_renames, special_tokens
 
 # A valid token granted nothing: gated repos answer 403, private ones 404.
 UNGRANTED_TOKEN = "hf_emulator_ungranted"

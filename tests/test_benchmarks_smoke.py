@@ -27,7 +27,8 @@ def test_every_benchmark_is_covered() -> None:
 def test_benchmark_smoke_run(script: str, tmp_path: Path) -> None:
     results = ROOT / "benchmarks" / "results.jsonl"
     before = results.read_bytes() if results.exists() else b""
-    env = {**os.environ, "PYTHONPATH": str(ROOT / "src"), "HF_HOME": str(tmp_path / "hf")}
+    path = os.pathsep.join(str(ROOT / p) for p in ("src", "testing/src"))
+    env = {**os.environ, "PYTHONPATH": path, "HF_HOME": str(tmp_path / "hf")}
     args = [sys.executable, str(ROOT / "benchmarks" / script), "--smoke"]
     if script == "bench_prefetch.py":
         args.append("--s3")

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 from hub_fixtures import hf_subprocess_env
 
-from hgloc.testing import HubEmulator, MotoServer, Repo
+from hgloc_testing import HubEmulator, MotoServer, Repo
 
 DOC = Path(__file__).parent / "data" / "MODEL_LOCALIZATION.md"
 SRC = str(Path(__file__).resolve().parents[1] / "src")

@@ -17,7 +17,7 @@ from hub_fixtures import UNGRANTED_TOKEN
 
 import hgloc
 import hgloc.sync
-from hgloc import Config, Localizer, Status
+from hgloc import Config, Localizer, Status, TransferSettings
 from hgloc.backends import LocalBackend, MemoryBackend, StorageBackend
 from hgloc.errors import (
     IntegrityError,
@@ -28,9 +28,8 @@ from hgloc.errors import (
     ResponseTooLargeError,
 )
 from hgloc.layout import METADATA_FILE
-from hgloc.localizer import TransferSettings
 from hgloc.sources import Backoff, RetryPolicy, git_blob_sha1
-from hgloc.testing import Faults, HubApp, HubEmulator, Repo, RequestRecord, special_repos
+from hgloc_testing import Faults, HubApp, HubEmulator, Repo, RequestRecord, special_repos
 
 pytestmark = pytest.mark.anyio
 asyncio_only = pytest.mark.parametrize("anyio_backend", ["asyncio"])
@@ -190,7 +189,7 @@ async def test_every_file_is_stored_verified_and_marked_complete(
         "sub/dir/vocab.txt": b"a\nb\n",
     }
     repo = add_repo(hub, "hgloc-test/full", files)
-    async with Localizer(config, store=store, retry=FAST_RETRY, transfer=SMALL) as loc:
+    async with Localizer(config, backend=store, retry=FAST_RETRY, transfer=SMALL) as loc:
         result = await loc.download("hgloc-test/full", metadata_only=False)
         assert result.status is Status.FETCHED
         assert result.commit == repo.commit_sha(0)
@@ -380,7 +379,7 @@ async def test_hostile_tree_paths_are_refused_with_nothing_written(
     spy.extra_tree_entries.append(
         {"type": "file", "oid": git_blob_sha1(b"evil"), "size": 4, "path": path}
     )
-    async with Localizer(config, store=store, retry=FAST_RETRY, transfer=SMALL) as loc:
+    async with Localizer(config, backend=store, retry=FAST_RETRY, transfer=SMALL) as loc:
         with pytest.raises(
             InvalidKeyError, match=r"cannot be stored safely|keeps for itself"
         ) as info:

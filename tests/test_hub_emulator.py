@@ -20,7 +20,7 @@ import pytest
 from huggingface_hub import ModelCard
 from huggingface_hub.utils import parse_ratelimit_headers
 
-from hgloc.testing import (
+from hgloc_testing import (
     SPECIAL_TOKEN,
     Faults,
     HubEmulator,

@@ -6,6 +6,7 @@ import hashlib
 import random
 
 import pytest
+from huggingface_hub import hf_hub_url
 
 from hgloc.sources import Backoff, RateLimit, RatePacer, git_blob_sha1
 from hgloc.sources._hub_protocol import (
@@ -52,6 +53,7 @@ def test_parse_ratelimit() -> None:
     assert parse_ratelimit('"resolvers";r=0;t=120') == RateLimit(0, 120.0)
     assert parse_ratelimit('"resolvers";r=4999;t=299') == RateLimit(4999, 299.0)
     assert parse_ratelimit("garbage") is None
+    assert parse_ratelimit("") is None
     assert parse_ratelimit(None) is None
 
 
@@ -66,6 +68,12 @@ def test_resolve_url_quotes_revision_and_path() -> None:
     assert (
         resolve_url("http://h", "org/m", "refs/pr/1", "sub dir/f.json")
         == "http://h/org/m/resolve/refs%2Fpr%2F1/sub%20dir/f.json"
+    )
+
+
+def test_resolve_url_is_huggingface_hubs_on_our_endpoint() -> None:
+    assert resolve_url("http://127.0.0.1:5", "gpt2", "main", "config.json") == hf_hub_url(
+        "gpt2", "config.json", revision="main", endpoint="http://127.0.0.1:5"
     )
 
 
@@ -92,7 +100,7 @@ def test_same_origin() -> None:
         (400, "", HubErrorKind.OTHER),
     ],
 )
-def test_classify_error(status: int, code: str, kind: str) -> None:
+def test_classify_error(status: int, code: str, kind: HubErrorKind) -> None:
     headers = {"x-error-code": code} if code else {}
     assert classify_error(status, headers) == kind
 

@@ -28,7 +28,7 @@ from hgloc.errors import (
 )
 from hgloc.layout import METADATA_FILE
 from hgloc.sources import Backoff, RetryPolicy, git_blob_sha1
-from hgloc.testing import SPECIAL_TOKEN, HubEmulator, Repo
+from hgloc_testing import SPECIAL_TOKEN, HubEmulator, Repo
 
 pytestmark = pytest.mark.anyio
 
@@ -66,7 +66,7 @@ def config(hub: HubEmulator, tmp_path: Path) -> Config:
 
 @pytest.fixture
 async def loc(config: Config, store: StorageBackend) -> AsyncIterator[Localizer]:
-    async with Localizer(config, store=store, retry=FAST_RETRY, concurrency=16) as localizer:
+    async with Localizer(config, backend=store, retry=FAST_RETRY, concurrency=16) as localizer:
         yield localizer
 
 
@@ -205,13 +205,13 @@ async def test_gated_repo_says_to_accept_terms_and_set_token(
 ) -> None:
     for token in (None, UNGRANTED_TOKEN):
         cfg = Config(**{**_fields(config), "hf_token": token})
-        async with Localizer(cfg, store=store, retry=FAST_RETRY) as loc:
+        async with Localizer(cfg, backend=store, retry=FAST_RETRY) as loc:
             with pytest.raises(GatedRepoError) as info:
                 await loc.download("hgloc-test/gated")
         assert isinstance(info.value, hf_errors.GatedRepoError)
         assert "accept its terms" in str(info.value) and "HF_TOKEN" in str(info.value)
     cfg = Config(**{**_fields(config), "hf_token": SPECIAL_TOKEN})
-    async with Localizer(cfg, store=store, retry=FAST_RETRY) as loc:
+    async with Localizer(cfg, backend=store, retry=FAST_RETRY) as loc:
         assert (await loc.download("hgloc-test/gated")).status is Status.FETCHED
         assert (await loc.download("hgloc-test/private")).status is Status.FETCHED
 
@@ -228,7 +228,7 @@ async def test_token_goes_only_to_the_hub_host(
         )
     )
     cfg = Config(**{**_fields(config), "hf_token": "hf_secret_token_value"})
-    async with Localizer(cfg, store=store, retry=FAST_RETRY) as loc:
+    async with Localizer(cfg, backend=store, retry=FAST_RETRY) as loc:
         result = await loc.download("hgloc-test/lfs-meta")
     assert result.status is Status.FETCHED
     hub_host = hub.url.split("//")[1] if hub.url else ""
@@ -310,11 +310,11 @@ async def test_hub_that_never_recovers_fails_in_bounded_time(
 async def test_offline_makes_no_request_and_still_reads_the_store(
     config: Config, store: StorageBackend, hub: HubEmulator
 ) -> None:
-    async with Localizer(config, store=store, retry=FAST_RETRY) as loc:
+    async with Localizer(config, backend=store, retry=FAST_RETRY) as loc:
         await loc.download("hgloc-test/config-nan")
     hub.reset_requests()
     offline = Config(**{**_fields(config), "offline": True})
-    async with Localizer(offline, store=store) as loc:
+    async with Localizer(offline, backend=store) as loc:
         assert (await loc.download("hgloc-test/config-nan")).status is Status.SKIPPED
         assert await loc.cached_config("hgloc-test/config-nan") is not None
         with pytest.raises(OfflineModeError, match="offline"):
@@ -329,7 +329,7 @@ async def test_hf_hub_offline_variable_is_honoured(
 ) -> None:
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     cfg = Config(**{**_fields(config), "offline": None})
-    async with Localizer(cfg, store=store) as loc:
+    async with Localizer(cfg, backend=store) as loc:
         report = await loc.prefetch(["hgloc-test/card-only"])
     assert report.results[0].error_type == "OfflineModeError"
     assert hub.requests == []
@@ -392,7 +392,7 @@ async def test_prefetch_bounds_concurrency(config: Config, store: StorageBackend
     hub.faults.latency = 0.05
     with hub.run_in_thread() as url:
         cfg = Config(**{**_fields(config), "hf_endpoint": url})
-        async with Localizer(cfg, store=store, retry=FAST_RETRY) as loc:
+        async with Localizer(cfg, backend=store, retry=FAST_RETRY) as loc:
             report = await loc.prefetch(list(hub.repos)[:40], concurrency=4)
     fetched = len(report.fetched)
     # 2 files a model, 4 models at a time, 50 ms each: at least fetched/4 rounds of 50 ms.
@@ -406,7 +406,7 @@ async def test_prefetch_paces_itself_to_the_rate_limit(
     ids = [r for r in hub.repos if not r.startswith("hgloc")][:30]
     with hub.run_in_thread() as url:
         cfg = Config(**{**_fields(config), "hf_endpoint": url})
-        async with Localizer(cfg, store=store, retry=FAST_RETRY, concurrency=8) as loc:
+        async with Localizer(cfg, backend=store, retry=FAST_RETRY, concurrency=8) as loc:
             report = await loc.prefetch(ids)
     assert report.ok, [r.error for r in report.failed]
     refused = [r for r in hub.requests if r.status == 429]

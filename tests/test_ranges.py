@@ -13,9 +13,6 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from hgloc._big_file import HashMismatchError, Progress, _Hasher, verify_bytes
-from hgloc._full_model import file_record, select_files, store_name
-from hgloc._staging import Journal, StagedFile, model_staging, remove_model_staging
 from hgloc.errors import IntegrityError, InvalidKeyError, LayoutCollisionError
 from hgloc.layout import FileRecord
 from hgloc.sources import TreeEntry, git_blob_sha1
@@ -27,6 +24,9 @@ from hgloc.sources._ranges import (
     range_header,
 )
 from hgloc.sources._tree import parse_link_next, parse_tree_page, tree_url
+from hgloc.transfer._big_file import HashMismatchError, Progress, _Hasher, verify_bytes
+from hgloc.transfer._full_model import file_record, select_files, store_name
+from hgloc.transfer._staging import Journal, StagedFile, model_staging, remove_model_staging
 
 SHA1 = "a" * 40
 SHA256 = "b" * 64

@@ -23,7 +23,7 @@ from hgloc import Config, Localizer, Status
 from hgloc.errors import OfflineModeError
 from hgloc.layout import bucket_id
 from hgloc.sources import Backoff, RetryPolicy
-from hgloc.testing import HubEmulator, MotoServer
+from hgloc_testing import HubEmulator, MotoServer
 
 pytestmark = pytest.mark.anyio
 

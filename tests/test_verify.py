@@ -9,7 +9,7 @@ import pytest
 from hub_fixtures import corpus_hub
 
 from hgloc import Config, Localizer
-from hgloc.testing import HubEmulator
+from hgloc_testing import HubEmulator
 
 pytestmark = pytest.mark.anyio
 

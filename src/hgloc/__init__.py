@@ -15,7 +15,7 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-__version__ = "0.1.0"
+from hgloc._version import __version__
 
 # public name -> module that defines it
 _EXPORTS = {
@@ -30,28 +30,50 @@ _EXPORTS = {
     "sync_local_model_to_s3": "hgloc._api",
     "sync_all_local_models_to_s3": "hgloc._api",
     "list_s3_models": "hgloc._api",
-    "CachedModel": "hgloc._results",
-    "ModelResult": "hgloc._results",
-    "PrefetchReport": "hgloc._results",
-    "Status": "hgloc._results",
+    "BucketEntry": "hgloc.bucket",
+    "BucketTier": "hgloc.bucket",
     "Config": "hgloc.config",
     "HGLocalizationConfig": "hgloc.config",
     "HglocError": "hgloc.errors",
-    "Localizer": "hgloc.localizer",
-    "ModelRef": "hgloc.localizer",
-    "parse_model_ref": "hgloc.localizer",
+    "NoBucketConfiguredError": "hgloc.errors",
+    "Localizer": "hgloc.localize",
+    "ModelRef": "hgloc.localize",
+    "ModelRequest": "hgloc.localize",
+    "ModelResult": "hgloc.localize",
+    "PrefetchReport": "hgloc.localize",
+    "ProgressCallback": "hgloc.localize",
+    "Source": "hgloc.localize",
+    "Status": "hgloc.localize",
+    "VerifyReport": "hgloc.localize",
+    "VerifyResult": "hgloc.localize",
+    "parse_model_ref": "hgloc.localize",
+    "RetryPolicy": "hgloc.sources",
+    "CachedModel": "hgloc.store",
+    "ByteProgress": "hgloc.transfer",
+    "TransferSettings": "hgloc.transfer",
 }
 
 __all__ = [
+    "BucketEntry",
+    "BucketTier",
+    "ByteProgress",
     "CachedModel",
     "Config",
     "HGLocalizationConfig",
     "HglocError",
     "Localizer",
     "ModelRef",
+    "ModelRequest",
     "ModelResult",
+    "NoBucketConfiguredError",
     "PrefetchReport",
+    "ProgressCallback",
+    "RetryPolicy",
+    "Source",
     "Status",
+    "TransferSettings",
+    "VerifyReport",
+    "VerifyResult",
     "__version__",
     "download_model_metadata",
     "get_cached_model_card_content",
@@ -81,10 +103,25 @@ if TYPE_CHECKING:
         sync_all_local_models_to_s3,
         sync_local_model_to_s3,
     )
-    from hgloc._results import CachedModel, ModelResult, PrefetchReport, Status
+    from hgloc.bucket import BucketEntry, BucketTier
     from hgloc.config import Config, HGLocalizationConfig
-    from hgloc.errors import HglocError
-    from hgloc.localizer import Localizer, ModelRef, parse_model_ref
+    from hgloc.errors import HglocError, NoBucketConfiguredError
+    from hgloc.localize import (
+        Localizer,
+        ModelRef,
+        ModelRequest,
+        ModelResult,
+        PrefetchReport,
+        ProgressCallback,
+        Source,
+        Status,
+        VerifyReport,
+        VerifyResult,
+        parse_model_ref,
+    )
+    from hgloc.sources import RetryPolicy
+    from hgloc.store import CachedModel
+    from hgloc.transfer import ByteProgress, TransferSettings
 
 
 def __getattr__(name: str) -> Any:

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from typing import Any, TypeVar
 
 import anyio
 from anyio.abc import TaskGroup
 
-__all__ = ["gather", "task_group"]
+from hgloc.errors import HglocError
+
+__all__ = ["first_error", "gather", "task_group"]
 
 T = TypeVar("T")
 
@@ -30,7 +32,7 @@ async def gather(*calls: Callable[[], Awaitable[T]]) -> list[T]:
             for index, call in enumerate(calls):
                 tg.start_soon(run, index, call)
     except BaseExceptionGroup as group:
-        raise _first(group) from None
+        raise first_error(group) from None
     return results
 
 
@@ -45,13 +47,30 @@ async def task_group() -> AsyncIterator[TaskGroup]:
         async with anyio.create_task_group() as tg:
             yield tg
     except BaseExceptionGroup as group:
-        raise _first(group) from None
+        raise first_error(group) from None
 
 
-def _first(group: BaseExceptionGroup[BaseException]) -> BaseException:
+def first_error(exc: BaseException) -> BaseException:
+    """The one error to show for ``exc``, looking inside (nested) exception groups.
+
+    hgloc's own errors first, then any ``Exception`` (a cancellation is a
+    ``BaseException`` only, and says nothing about what failed), then the first leaf.
+    """
+    if not isinstance(exc, BaseExceptionGroup):
+        return exc
+    leaves = list(_leaves(exc))
+    for leaf in leaves:
+        if isinstance(leaf, HglocError):
+            return leaf
+    for leaf in leaves:
+        if isinstance(leaf, Exception):
+            return leaf
+    return leaves[0] if leaves else exc
+
+
+def _leaves(group: BaseExceptionGroup[BaseException]) -> Iterator[BaseException]:
     for exc in group.exceptions:
         if isinstance(exc, BaseExceptionGroup):
-            return _first(exc)
-        if not isinstance(exc, anyio.get_cancelled_exc_class()):
-            return exc
-    return group.exceptions[0]
+            yield from _leaves(exc)
+        else:
+            yield exc

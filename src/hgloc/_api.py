@@ -10,13 +10,14 @@ import logging
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
-from hgloc import _transformers
-from hgloc._big_file import ByteProgress
-from hgloc._full_model import Patterns
-from hgloc._results import PrefetchReport
-from hgloc.config import DEFAULT_SYNC_CONCURRENCY, Config
-from hgloc.errors import HglocError
-from hgloc.localizer import DEFAULT_CONCURRENCY, Localizer, ModelRef, ProgressCallback
+from hgloc._transformers import load_config as _load_config
+from hgloc._transformers import require_transformers
+from hgloc.config import DEFAULT_CONCURRENCY, DEFAULT_SYNC_CONCURRENCY, Config
+from hgloc.errors import HglocError, NoBucketConfiguredError, StorePermissionError
+from hgloc.localize import Localizer, ModelRef, PrefetchReport, ProgressCallback
+from hgloc.localize._results import failure
+from hgloc.store import cached_models
+from hgloc.transfer import ByteProgress, Patterns
 
 if TYPE_CHECKING:
     from transformers import PretrainedConfig
@@ -45,8 +46,8 @@ async def download_model_metadata(
     skip_s3_upload: bool = False,
     skip_hf_fetch: bool = False,
     metadata_only: bool = True,
-    config: Config | None = None,
     *,
+    config: Config | None = None,
     refresh: bool = False,
     allow_patterns: Patterns = None,
     ignore_patterns: Patterns = None,
@@ -90,18 +91,18 @@ async def download_model_metadata(
     return True, result.path
 
 
-async def list_local_models(config: Config | None = None) -> list[dict[str, Any]]:
+async def list_local_models(*, config: Config | None = None) -> list[dict[str, Any]]:
     """Every model the local store holds completely, as dicts.
 
     Keys: ``model_id``, ``revision``, ``has_card``, ``has_config``, ``path``,
     ``commit``, ``is_public``, ``is_full_model``, ``cached_timestamp``.
     """
-    async with Localizer(config) as loc:
-        return [m.as_dict() for m in await loc.list_models()]
+    models = await cached_models(config if config is not None else Config.from_env())
+    return [m.as_dict() for m in models]
 
 
 async def get_cached_model_card_content(
-    model_id: str, revision: str | None = None, config: Config | None = None
+    model_id: str, revision: str | None = None, *, config: Config | None = None
 ) -> str | None:
     """The cached model card, or ``None`` if it is not in the store. Makes no request."""
     async with Localizer(config) as loc:
@@ -109,7 +110,7 @@ async def get_cached_model_card_content(
 
 
 async def get_cached_model_config_content(
-    model_id: str, revision: str | None = None, config: Config | None = None
+    model_id: str, revision: str | None = None, *, config: Config | None = None
 ) -> dict[str, Any] | None:
     """The cached ``config.json`` as a dict, or ``None``. Makes no request."""
     async with Localizer(config) as loc:
@@ -117,7 +118,7 @@ async def get_cached_model_config_content(
 
 
 async def get_model_card_content(
-    model_id: str, revision: str | None = None, config: Config | None = None
+    model_id: str, revision: str | None = None, *, config: Config | None = None
 ) -> str | None:
     """The model card straight from the Hub (nothing stored); ``None`` if unavailable.
 
@@ -132,7 +133,7 @@ async def get_model_card_content(
 
 
 async def get_model_config_content(
-    model_id: str, revision: str | None = None, config: Config | None = None
+    model_id: str, revision: str | None = None, *, config: Config | None = None
 ) -> dict[str, Any] | None:
     """``config.json`` straight from the Hub (nothing stored); ``None`` if unavailable."""
     async with Localizer(config) as loc:
@@ -149,8 +150,8 @@ async def prefetch(
     concurrency: int = DEFAULT_CONCURRENCY,
     metadata_only: bool = True,
     progress: ProgressCallback | None = None,
-    config: Config | None = None,
     *,
+    config: Config | None = None,
     refresh: bool = False,
     allow_patterns: Patterns = None,
     ignore_patterns: Patterns = None,
@@ -176,7 +177,7 @@ async def prefetch(
 
 
 async def load_config(
-    model_id: str, revision: str | None = None, config: Config | None = None
+    model_id: str, revision: str | None = None, *, config: Config | None = None
 ) -> PretrainedConfig:
     """The cached model's ``config.json`` as a ``transformers`` config (``AutoConfig``).
 
@@ -189,18 +190,23 @@ async def load_config(
     >>> cfg.model_type  # doctest: +SKIP
     'gpt2'
     """
-    _transformers.require_transformers()  # before opening anything
+    require_transformers()  # before opening anything
     async with Localizer(config) as loc:
-        return await _transformers.load_config(loc, model_id, revision)
+        return await _load_config(loc, model_id, revision)
 
 
-async def list_s3_models(config: Config | None = None) -> list[dict[str, Any]]:
+async def list_s3_models(*, config: Config | None = None) -> list[dict[str, Any]]:
     """The models in the team bucket, from its indexes, as dicts.
 
     Keys: ``model_id``, ``revision``, ``s3_prefix``, ``is_public``, ``has_card``,
     ``has_config``, ``is_full_model``, ``last_updated``. Without AWS
     credentials, only the public models (read through plain HTTPS GETs).
+    Without a bucket configured (``HGLOC_S3_BUCKET_NAME``): ``[]``.
     """
+    config = config if config is not None else Config.from_env()
+    if not config.has_bucket:
+        logger.warning("list_s3_models: no bucket configured; set HGLOC_S3_BUCKET_NAME")
+        return []
     async with Localizer(config) as loc:
         return [entry.as_dict() for entry in await loc.list_bucket_models()]
 
@@ -209,11 +215,13 @@ async def sync_local_model_to_s3(
     model_id: str,
     revision: str | None = None,
     make_public: bool = False,
+    *,
     config: Config | None = None,
 ) -> tuple[bool, str]:
     """Upload a locally cached model to the bucket: ``(True, s3 location)`` or ``(False, why)``.
 
     Objects already in the bucket with the same size and hash are not sent again.
+    Without a bucket configured, ``(False, why)`` says to set ``HGLOC_S3_BUCKET_NAME``.
     """
     try:
         async with Localizer(config) as loc:
@@ -228,15 +236,27 @@ async def sync_local_model_to_s3(
 async def sync_all_local_models_to_s3(
     make_public: bool = False,
     concurrency: int = DEFAULT_SYNC_CONCURRENCY,
+    *,
     config: Config | None = None,
     progress: ProgressCallback | None = None,
 ) -> PrefetchReport:
     """Upload every locally cached model; resumable, reports per model.
 
     Each result's status is ``uploaded``, ``skipped`` (already in the bucket)
-    or ``failed`` (with the reason).
+    or ``failed`` (with the reason). Without a bucket, or without AWS
+    credentials for it, every model is ``failed`` with what to set.
     """
     async with Localizer(config) as loc:
-        return await loc.sync_all_to_bucket(
-            make_public=make_public, concurrency=concurrency, progress=progress
-        )
+        try:
+            return await loc.sync_all_to_bucket(
+                make_public=make_public, concurrency=concurrency, progress=progress
+            )
+        except (NoBucketConfiguredError, StorePermissionError) as exc:
+            # Raised before any model was tried: each model fails for that reason.
+            logger.debug("sync of every model failed", exc_info=True)
+            models = await loc.list_models(public_copies=False)
+            results = tuple(failure(m.model_id, m.revision, exc) for m in models)
+            for result in results:
+                if progress is not None:
+                    progress(result)
+            return PrefetchReport(results, 0.0)

@@ -8,13 +8,13 @@ from typing import TYPE_CHECKING
 
 import anyio.to_thread
 
-from hgloc.backends import LocalBackend
+from hgloc.backends import LocalPaths
 from hgloc.errors import HglocError, MissingExtraError, ObjectNotFoundError
 
 if TYPE_CHECKING:
     from transformers import PretrainedConfig
 
-    from hgloc.localizer import Localizer
+    from hgloc.localize import Localizer
 
 __all__ = ["load_config", "require_transformers"]
 
@@ -35,16 +35,17 @@ async def load_config(
 ) -> PretrainedConfig:
     """``AutoConfig.from_pretrained`` on the cached folder of ``model_id``; no request is made."""
     transformers = require_transformers()
-    if not isinstance(loc.backend, LocalBackend):
+    backend = loc.backend
+    if not isinstance(backend, LocalPaths):
         raise HglocError(
-            f"load_config reads a model folder from disk, but this store is {loc.backend.name}; "
+            f"load_config reads a model folder from disk, but this store is {backend.name}; "
             "use a local store (models_store_path)"
         )
     cached = await loc.cached(model_id, revision)
     shown = model_id if revision is None else f"{model_id}@{revision}"
     if cached is None:
         raise ObjectNotFoundError(
-            f"{shown} is not in the store {loc.backend.root}; download it first "
+            f"{shown} is not in the store {backend.root}; download it first "
             "(download_model_metadata, or 'hgloc download')"
         )
     if not cached.has_config:

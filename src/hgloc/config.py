@@ -134,12 +134,14 @@ class Config:
         return os.environ.get("HF_HUB_OFFLINE", "").strip().lower() in _TRUE
 
     def token(self) -> str | None:
-        """The Hub token: ``hf_token``, else ``HF_TOKEN``, else the ``hf auth login`` file."""
-        if self.hf_token:
-            return self.hf_token
-        from huggingface_hub import get_token
+        """The Hub token to send: ``hf_token``, else ``HF_TOKEN`` or the ``hf auth login`` file.
 
-        return get_token()
+        The last two are implicit in huggingface_hub's terms: not sent when
+        ``HF_HUB_DISABLE_IMPLICIT_TOKEN`` is set; ``hf_token`` always is.
+        """
+        from huggingface_hub.utils import get_token_to_send  # type: ignore[attr-defined]
+
+        return get_token_to_send(self.hf_token or None)
 
     @property
     def has_bucket(self) -> bool:

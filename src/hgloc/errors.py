@@ -24,6 +24,7 @@ __all__ = [
     "InvalidModelIdError",
     "LayoutCollisionError",
     "MissingExtraError",
+    "NoBucketConfiguredError",
     "ObjectNotFoundError",
     "OfflineModeError",
     "RepositoryNotFoundError",
@@ -77,8 +78,15 @@ class ResponseTooLargeError(IntegrityError):
     """The Hub sent more bytes than it announced or than hgloc accepts for the file."""
 
 
-class OfflineModeError(HglocError, ConnectionError):
-    """``HF_HUB_OFFLINE`` (or ``skip_hf_fetch``) forbids the request that would be needed."""
+class OfflineModeError(HglocError, hf_errors.OfflineModeIsEnabled):
+    """``HF_HUB_OFFLINE`` (or ``skip_hf_fetch``) forbids the request that would be needed.
+
+    Also huggingface_hub's ``OfflineModeIsEnabled`` (a ``ConnectionError``).
+    """
+
+
+class NoBucketConfiguredError(HglocError, ValueError):
+    """An operation needs the team bucket and none is configured (``HGLOC_S3_BUCKET_NAME``)."""
 
 
 class HubError(HglocError):

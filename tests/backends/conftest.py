@@ -1,6 +1,7 @@
 """The backend under test: every test in this folder runs on each store.
 
-A new backend joins the conformance suite by adding a param here. The S3 params
+A new backend joins the conformance suite by adding a param here (and to
+``BUCKET_STORES`` if it has the bucket tier's capabilities). The S3 params
 run against one moto server per session (its own process), a fresh bucket per
 test; ``s3-prefixed`` puts the store under a prefix to cover prefix handling.
 """
@@ -15,12 +16,14 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from hgloc.backends import LocalBackend, MemoryBackend, StorageBackend
+from hgloc.backends import BucketStore, LocalBackend, MemoryBackend, StorageBackend
 
 if TYPE_CHECKING:
-    from hgloc.testing._moto import MotoServer
+    from hgloc_testing import MotoServer
 
 BACKENDS = ["local", "memory", "s3", "s3-prefixed"]
+BUCKET_STORES = ["memory", "s3", "s3-prefixed"]
+"""The backends with every capability the bucket tier needs (``BucketStore``)."""
 S3_PREFIXES = {"s3": "", "s3-prefixed": "team/data"}
 
 
@@ -53,7 +56,7 @@ def moto_server() -> Iterator[MotoServer]:
     reason = s3_missing_reason()
     if reason:
         pytest.skip(reason)
-    from hgloc.testing._moto import MotoServer
+    from hgloc_testing import MotoServer
 
     with MotoServer() as server:
         yield server
@@ -65,16 +68,15 @@ def s3_bucket(moto_server: MotoServer) -> str:
     return moto_server.create_bucket(f"hgloc-test-{uuid.uuid4().hex[:16]}")
 
 
-@pytest.fixture(params=BACKENDS)
-async def backend(
-    request: pytest.FixtureRequest, tmp_path: Path, anyio_backend: str
-) -> AsyncIterator[StorageBackend]:
-    store: StorageBackend
-    if request.param == "local":
-        store = LocalBackend(tmp_path / "store")
-    elif request.param == "memory":
-        store = MemoryBackend()
-    elif request.param in S3_PREFIXES:
+def _open(
+    kind: str, request: pytest.FixtureRequest, tmp_path: Path, anyio_backend: str
+) -> StorageBackend:
+    """A new store of ``kind`` (one of :data:`BACKENDS`); S3 kinds share the test's bucket."""
+    if kind == "local":
+        return LocalBackend(tmp_path / "store")
+    if kind == "memory":
+        return MemoryBackend()
+    if kind in S3_PREFIXES:
         reason = s3_missing_reason() or (
             s3_trio_missing_reason() if anyio_backend == "trio" else None
         )
@@ -83,16 +85,69 @@ async def backend(
         from hgloc.backends import S3Backend
 
         server: MotoServer = request.getfixturevalue("moto_server")
-        store = S3Backend(
+        return S3Backend(
             request.getfixturevalue("s3_bucket"),
-            prefix=S3_PREFIXES[request.param],
+            prefix=S3_PREFIXES[kind],
             endpoint_url=server.endpoint_url,
             access_key_id=server.access_key_id,
             secret_access_key=server.secret_access_key,
             region=server.region,
         )
-    else:  # pragma: no cover - a param without a constructor is a bug in this file
-        raise AssertionError(request.param)
+    raise AssertionError(kind)  # pragma: no cover - a param without a constructor
+
+
+@pytest.fixture(params=BACKENDS)
+def backend_kind(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+@pytest.fixture
+async def backend(
+    backend_kind: str, request: pytest.FixtureRequest, tmp_path: Path, anyio_backend: str
+) -> AsyncIterator[StorageBackend]:
+    store = _open(backend_kind, request, tmp_path, anyio_backend)
+    try:
+        yield store
+    finally:
+        await store.aclose()
+
+
+@pytest.fixture(params=BUCKET_STORES)
+def bucket_kind(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+@pytest.fixture
+async def bucket_store(
+    bucket_kind: str, request: pytest.FixtureRequest, tmp_path: Path, anyio_backend: str
+) -> AsyncIterator[BucketStore]:
+    """A store with the bucket tier's capabilities (conditional JSON, attributes, URLs)."""
+    store = _open(bucket_kind, request, tmp_path, anyio_backend)
+    assert isinstance(store, BucketStore)
+    try:
+        yield store
+    finally:
+        await store.aclose()
+
+
+@pytest.fixture
+async def other_handle(
+    bucket_kind: str,
+    bucket_store: BucketStore,
+    request: pytest.FixtureRequest,
+    tmp_path: Path,
+    anyio_backend: str,
+) -> AsyncIterator[BucketStore]:
+    """A second handle on ``bucket_store``'s objects, as another process would hold.
+
+    On S3 a second client (its own locks: its writes race the first's at the
+    server); a memory store has no second handle, so it is the same instance.
+    """
+    if bucket_kind == "memory":
+        yield bucket_store
+        return
+    store = _open(bucket_kind, request, tmp_path, anyio_backend)
+    assert isinstance(store, BucketStore)
     try:
         yield store
     finally:

@@ -9,7 +9,7 @@ import pytest
 from click.testing import CliRunner, Result
 
 from hgloc.cli import cli
-from hgloc.testing import HubEmulator, Repo, special_renames, special_repos, special_tokens
+from hgloc_testing import HubEmulator, Repo, special_renames, special_repos, special_tokens
 
 from .helpers import MOVING
 

@@ -8,7 +8,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from hgloc.testing import special_repos
+from hgloc_testing import special_repos
 
 SRC = Path(__file__).resolve().parents[2] / "src"
 

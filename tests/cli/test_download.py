@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from hgloc.testing import HubEmulator
+from hgloc_testing import HubEmulator
 
 from .conftest import Run
 from .helpers import MOVING, files_under, readme

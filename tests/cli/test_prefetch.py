@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from hgloc.config import DEFAULT_CONCURRENCY
-from hgloc.testing import HubEmulator
+from hgloc_testing import HubEmulator
 
 from .conftest import Run
 from .helpers import files_under

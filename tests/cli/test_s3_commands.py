@@ -24,11 +24,11 @@ import pytest
 from click.testing import CliRunner, Result
 from hub_fixtures import corpus_hub, normal_ids
 
+from hgloc import Localizer
 from hgloc.cli import cli
 from hgloc.cli._s3_commands import SYNC_CONCURRENCY
 from hgloc.layout import bucket_id
-from hgloc.localizer import Localizer
-from hgloc.testing import HubEmulator, MotoServer
+from hgloc_testing import HubEmulator, MotoServer
 
 from .helpers import SRC
 

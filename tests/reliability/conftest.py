@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from hgloc.testing import MotoServer
+from hgloc_testing import MotoServer
 
 from .helpers import FIGURES, Figures
 

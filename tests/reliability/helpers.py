@@ -11,7 +11,7 @@ from typing import Any
 import hgloc
 from hgloc.layout import METADATA_FILE
 from hgloc.sources import Backoff, RetryPolicy
-from hgloc.testing import HubEmulator, Repo
+from hgloc_testing import HubEmulator, Repo
 
 # The retry policy the issue asks for: as many attempts as production, waits 50x shorter.
 FAST_RETRY = RetryPolicy(max_retries=8, backoff=Backoff(base=0.01, cap=0.2), max_retry_after=2.0)

@@ -20,9 +20,8 @@ from pathlib import Path
 import anyio
 import pytest
 
-from hgloc import Config, Localizer, Status
-from hgloc.localizer import TransferSettings
-from hgloc.testing import HubEmulator, MotoServer, make_corpus
+from hgloc import Config, Localizer, Status, TransferSettings
+from hgloc_testing import HubEmulator, MotoServer, make_corpus
 
 from .helpers import (
     PYTHON,
@@ -160,7 +159,7 @@ async def test_kill_9_mid_prefetch_then_the_rerun_fetches_only_what_is_missing(
 _FULL_CHILD = """
 import sys, anyio
 from hgloc import Config, Localizer
-from hgloc.localizer import TransferSettings
+from hgloc import TransferSettings
 config = Config(models_store_path=sys.argv[1], hf_endpoint=sys.argv[2], offline=False)
 async def main():
     async with Localizer(config, transfer=TransferSettings(**{transfer})) as loc:

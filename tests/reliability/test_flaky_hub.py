@@ -11,7 +11,7 @@ import pytest
 
 from hgloc import Config, Localizer, Status
 from hgloc.layout import METADATA_FILE
-from hgloc.testing import Faults, HubEmulator, make_corpus
+from hgloc_testing import Faults, HubEmulator, make_corpus
 
 from .helpers import (
     FAST_RETRY,
@@ -97,7 +97,7 @@ async def test_a_big_model_in_ranges_through_a_flaky_hub(
     fresh_hub: HubEmulator, tmp_path: Path, figures: Figures
 ) -> None:
     """Cut bodies resume from the last byte received; the file still hashes right."""
-    from hgloc.localizer import TransferSettings
+    from hgloc import TransferSettings
 
     hub = fresh_hub
     config = config_for(hub, tmp_path / "store")
@@ -168,8 +168,8 @@ async def test_a_hub_that_never_recovers_ends_in_bounded_time_with_every_failure
 async def test_a_hub_that_dies_mid_download_leaves_nothing_claimed_and_resumes(
     fresh_hub: HubEmulator, tmp_path: Path, figures: Figures
 ) -> None:
+    from hgloc import TransferSettings
     from hgloc.errors import HubUnavailableError
-    from hgloc.localizer import TransferSettings
 
     hub = fresh_hub
     root = tmp_path / "store"

@@ -20,7 +20,7 @@ from click.testing import CliRunner
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from hgloc import Config, Localizer, Status
+from hgloc import Config, Localizer, Status, TransferSettings, parse_model_ref
 from hgloc.backends import validate_key
 from hgloc.cli import cli
 from hgloc.errors import (
@@ -35,9 +35,8 @@ from hgloc.errors import (
     ResponseTooLargeError,
 )
 from hgloc.layout import METADATA_FILE, local_model_prefix
-from hgloc.localizer import TransferSettings, parse_model_ref
 from hgloc.sources import TreeEntry, git_blob_sha1
-from hgloc.testing import Faults, HubEmulator, MotoServer, Repo
+from hgloc_testing import Faults, HubEmulator, MotoServer, Repo
 
 from .helpers import FAST_RETRY, FIGURES, Figures, source_files, store_files
 
@@ -262,7 +261,7 @@ def tree_entry(path: str, data: bytes) -> dict[str, Any]:
 @HOSTILE
 @given(paths=st.lists(hostile_path, min_size=1, max_size=4))
 def test_select_files_keeps_every_path_inside_the_model_folder(paths: list[str]) -> None:
-    from hgloc._full_model import select_files
+    from hgloc.transfer._full_model import select_files
 
     tree = [TreeEntry(p, 1, "0" * 40) for p in paths]
     try:
@@ -285,7 +284,7 @@ def test_select_files_keeps_every_path_inside_the_model_folder(paths: list[str])
 def test_a_tree_with_a_hostile_path_downloads_nothing(
     bad: str, hub: HubEmulator, root: Path, figures: Figures
 ) -> None:
-    from hgloc._full_model import select_files
+    from hgloc.transfer._full_model import select_files
 
     good = tree_entry("config.json", b"{}")
     try:

@@ -20,7 +20,7 @@ import anyio
 import pytest
 
 from hgloc.layout import METADATA_FILE, bucket_id
-from hgloc.testing import HubEmulator, MotoServer, make_corpus
+from hgloc_testing import HubEmulator, MotoServer, make_corpus
 
 from .helpers import PYTHON, Figures, PausableProxy, child_env, rss_bytes, source_files
 

@@ -24,7 +24,7 @@ from click.testing import CliRunner
 from hgloc import Config, HglocError, Localizer, Status
 from hgloc.cli import cli
 from hgloc.layout import METADATA_FILE
-from hgloc.testing import Grant, HubEmulator, MotoServer, make_corpus
+from hgloc_testing import Grant, HubEmulator, MotoServer, make_corpus
 
 from .helpers import FAST_RETRY, Figures, store_files
 

@@ -17,7 +17,7 @@ import pytest
 
 from hgloc import Config, Localizer
 from hgloc.layout import METADATA_FILE
-from hgloc.testing import HubEmulator, MotoServer, make_corpus
+from hgloc_testing import HubEmulator, MotoServer, make_corpus
 
 from .helpers import (
     PYTHON,
@@ -48,7 +48,7 @@ print(json.dumps(report.as_dict()))
 _FULL_CHILD = """
 import json, sys, anyio
 from hgloc import Config, Localizer
-from hgloc.localizer import TransferSettings
+from hgloc import TransferSettings
 config = Config(models_store_path=sys.argv[1], hf_endpoint=sys.argv[2], offline=False)
 transfer = TransferSettings(part_size=256 << 10, split_above=256 << 10, connections_per_file=2)
 async def main():

@@ -18,7 +18,7 @@ from click.testing import CliRunner, Result
 
 from hgloc import Config, Localizer
 from hgloc.cli import cli
-from hgloc.testing import HubEmulator, MotoServer, make_corpus
+from hgloc_testing import HubEmulator, MotoServer, make_corpus
 
 from .helpers import FAST_RETRY, Figures, big_repo, source_files
 

@@ -20,7 +20,7 @@ from typing import Any
 import hub_fixtures
 import pytest
 
-from hgloc.testing import HubEmulator
+from hgloc_testing import HubEmulator
 
 from .conftest import (
     CARD_V2,

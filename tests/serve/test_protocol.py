@@ -10,7 +10,7 @@ from urllib.parse import quote
 import httpx2
 import pytest
 
-from hgloc.testing import HubEmulator, git_blob_sha1
+from hgloc_testing import HubEmulator, git_blob_sha1
 
 from .conftest import (
     CARD_V1,

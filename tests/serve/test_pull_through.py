@@ -18,11 +18,10 @@ import httpx2
 import hub_fixtures
 import pytest
 
-from hgloc._results import CachedModel
+from hgloc import CachedModel, Localizer
 from hgloc.config import Config
-from hgloc.localizer import Localizer
 from hgloc.serve import create_app
-from hgloc.testing import HubEmulator
+from hgloc_testing import HubEmulator
 
 from .conftest import (
     CARD_V2,

@@ -1,4 +1,10 @@
-"""Storage backends: one async protocol, several stores.
+"""Storage backends: small async protocols, several stores.
+
+The base operations are one protocol each (``ObjectReader``, ``ObjectWriter``,
+``ObjectLister``, ``ObjectDeleter``, ``ObjectStat``, ``NamedStore``) and
+``StorageBackend`` is their union. Capabilities only some stores have are
+protocols too: ``LocalPaths`` (local), ``ConditionalJson``, ``AttributedWrites``,
+``PublicUrls`` and their union with the base, ``BucketStore`` (memory, S3).
 
 ``LocalBackend`` (a folder) and ``MemoryBackend`` are always available;
 ``S3Backend`` needs the ``s3`` extra (``pip install 'hgloc[s3]'``) and is
@@ -21,10 +27,25 @@ from hgloc.backends._capabilities import (
 from hgloc.backends._keys import join_key, validate_key, validate_prefix
 from hgloc.backends._local import LocalBackend
 from hgloc.backends._memory import MemoryBackend
-from hgloc.backends._protocol import ObjectInfo, StorageBackend
+from hgloc.backends._protocol import (
+    NamedStore,
+    ObjectDeleter,
+    ObjectInfo,
+    ObjectLister,
+    ObjectReader,
+    ObjectStat,
+    ObjectWriter,
+    StorageBackend,
+)
 
 if TYPE_CHECKING:
     from hgloc.backends._s3 import S3Backend
+
+    # Never run: mypy checks here that each store has the capabilities promised above.
+    _local_base: StorageBackend = LocalBackend(".")
+    _local_paths: LocalPaths = LocalBackend(".")
+    _memory: BucketStore = MemoryBackend()
+    _s3: BucketStore = S3Backend("bucket")
 
 __all__ = [
     "AttributedWrites",
@@ -33,8 +54,14 @@ __all__ = [
     "LocalBackend",
     "LocalPaths",
     "MemoryBackend",
+    "NamedStore",
+    "ObjectDeleter",
     "ObjectHead",
     "ObjectInfo",
+    "ObjectLister",
+    "ObjectReader",
+    "ObjectStat",
+    "ObjectWriter",
     "PublicUrls",
     "PutResult",
     "S3Backend",
@@ -51,8 +78,14 @@ for _obj in (
     LocalBackend,
     LocalPaths,
     MemoryBackend,
+    NamedStore,
+    ObjectDeleter,
     ObjectHead,
     ObjectInfo,
+    ObjectLister,
+    ObjectReader,
+    ObjectStat,
+    ObjectWriter,
     PublicUrls,
     PutResult,
     StorageBackend,

@@ -3,6 +3,16 @@
 Code asks for exactly what it uses: the bucket tier needs conditional JSON
 writes, attributed puts and public URLs; staging needs local paths. Any store
 that has the methods fits, structurally.
+
+=====================  ==========================================  ======================
+protocol               methods                                     stores
+=====================  ==========================================  ======================
+``LocalPaths``         ``root``, ``target_path``                   local
+``ConditionalJson``    ``read_json_with_etag``, ``update_json``    memory, S3
+``AttributedWrites``   ``put``, ``put_stream``, ``head``           memory, S3
+``PublicUrls``         ``public_url``                              memory, S3
+``BucketStore``        all of the last three + ``StorageBackend``  memory, S3
+=====================  ==========================================  ======================
 """
 
 from __future__ import annotations
@@ -29,18 +39,27 @@ __all__ = [
 
 @attrs.frozen
 class ObjectHead:
-    """What a store says of one object without reading it, with its user metadata."""
+    """What a store says of one object without reading it, with its user metadata.
+
+    ``key`` is relative to the store; ``metadata`` holds the user metadata the
+    object was written with (on S3 the ``x-amz-meta-*`` headers without that
+    prefix), e.g. ``{"sha256": "..."}``.
+    """
 
     key: str
     size: int
     etag: str
-    metadata: Mapping[str, str] = attrs.field(factory=dict)
+    metadata: Mapping[str, str] = attrs.field(factory=dict, hash=False)
     modified: dt.datetime | None = None
 
 
 @attrs.frozen
 class PutResult:
-    """An object just written: its key, size and ETag."""
+    """An object just written: its key, size and ETag.
+
+    ETags are quoted, as S3 sends them; a multipart upload's has the form
+    ``"<hex>-<number of parts>"``.
+    """
 
     key: str
     size: int
@@ -66,7 +85,11 @@ class ConditionalJson(Protocol):
     """JSON objects updated without losing a concurrent writer's change (ETag conditions)."""
 
     async def read_json_with_etag(self, key: str) -> tuple[dict[str, Any] | None, str | None]:
-        """The object and the ETag of the version read; ``(None, None)`` if missing."""
+        """The object and the ETag of the version read; ``(None, None)`` if missing.
+
+        Raises :class:`~hgloc.errors.IndexCorruptError` when the object is not a
+        JSON object.
+        """
         ...
 
     async def update_json(
@@ -77,8 +100,16 @@ class ConditionalJson(Protocol):
         public: bool = False,
         attempts: int = 20,
     ) -> dict[str, Any]:
-        """Read, ``mutate``, write only if unchanged; retried on a conflict. Returns what was
-        written. A stored object that does not parse is never overwritten."""
+        """Apply ``mutate`` to a JSON object without losing concurrent updates.
+
+        Reads the object and its ETag, calls ``mutate`` on the parsed dict (``{}``
+        if missing), and writes the result only if the object is unchanged
+        (``If-Match``, or ``If-None-Match: *`` when creating it). On a conflict it
+        waits a little (jittered) and starts over, up to ``attempts`` times, so
+        ``mutate`` may run more than once. A stored object that is not a JSON
+        object raises :class:`~hgloc.errors.IndexCorruptError` and is never
+        overwritten. Returns the dict written.
+        """
         ...
 
 

@@ -1,7 +1,12 @@
-"""The storage protocol every store implements: a few async operations over keys.
+"""The storage protocol every store implements, as small protocols one per operation.
 
 Keys are relative posix paths (``models/org_name/main/config.json``). Nothing
 here assumes a filesystem: anything S3 could not do stays out.
+
+As in obspec, a function asks for what it uses (``ObjectReader`` to read,
+``ObjectLister`` to list) and any store with those methods fits structurally;
+:class:`StorageBackend` is their union, what every hgloc store implements.
+Capabilities only some stores have live in ``_capabilities.py``.
 """
 
 from __future__ import annotations
@@ -12,7 +17,16 @@ from typing import Protocol, runtime_checkable
 
 import attrs
 
-__all__ = ["ObjectInfo", "StorageBackend"]
+__all__ = [
+    "NamedStore",
+    "ObjectDeleter",
+    "ObjectInfo",
+    "ObjectLister",
+    "ObjectReader",
+    "ObjectStat",
+    "ObjectWriter",
+    "StorageBackend",
+]
 
 
 @attrs.frozen
@@ -25,21 +39,8 @@ class ObjectInfo:
 
 
 @runtime_checkable
-class StorageBackend(Protocol):
-    """An async key/value store of bytes.
-
-    Implementations: :class:`~hgloc.backends.LocalBackend`,
-    :class:`~hgloc.backends.MemoryBackend`, :class:`~hgloc.backends.S3Backend`.
-
-    Contract shared by all (checked by ``tests/backends``):
-
-    * every key is validated with :func:`~hgloc.backends.validate_key` before use;
-      a bad key raises :class:`~hgloc.errors.InvalidKeyError` (a ``ValueError``);
-    * a missing key raises :class:`~hgloc.errors.ObjectNotFoundError`
-      (a ``FileNotFoundError``);
-    * writes are atomic: a reader sees the old object or the new one, never a part,
-      and a failed streaming write leaves the old object (or nothing) in place.
-    """
+class NamedStore(Protocol):
+    """What every store has: a name for messages, locations for users, and ``aclose``."""
 
     @property
     def name(self) -> str:
@@ -49,6 +50,15 @@ class StorageBackend(Protocol):
     def location(self, key: str) -> str:
         """Where ``key`` lives, as a user would open it (a filesystem path or a URL)."""
         ...
+
+    async def aclose(self) -> None:
+        """Release connections and files."""
+        ...
+
+
+@runtime_checkable
+class ObjectReader(Protocol):
+    """Reading objects: whole, several at once, or a byte range as a stream."""
 
     async def read(self, key: str) -> bytes:
         """Return the whole object."""
@@ -73,6 +83,24 @@ class StorageBackend(Protocol):
         """
         ...
 
+
+@runtime_checkable
+class ObjectStat(Protocol):
+    """Asking about one object without reading it."""
+
+    async def exists(self, key: str) -> bool:
+        """Whether an object is stored under ``key``."""
+        ...
+
+    async def stat(self, key: str) -> ObjectInfo:
+        """Size and modification time of one object."""
+        ...
+
+
+@runtime_checkable
+class ObjectWriter(Protocol):
+    """Writing objects atomically: one, several in order, or a stream."""
+
     async def write(self, key: str, data: bytes) -> None:
         """Store ``data`` under ``key``, atomically replacing what was there."""
         ...
@@ -93,13 +121,10 @@ class StorageBackend(Protocol):
         """
         ...
 
-    async def exists(self, key: str) -> bool:
-        """Whether an object is stored under ``key``."""
-        ...
 
-    async def stat(self, key: str) -> ObjectInfo:
-        """Size and modification time of one object."""
-        ...
+@runtime_checkable
+class ObjectLister(Protocol):
+    """Listing the objects under a folder."""
 
     def list(self, prefix: str = "") -> AsyncIterator[ObjectInfo]:
         """Every object whose key lies under the folder ``prefix``, recursively.
@@ -117,10 +142,31 @@ class StorageBackend(Protocol):
         """
         ...
 
+
+@runtime_checkable
+class ObjectDeleter(Protocol):
+    """Removing objects."""
+
     async def delete(self, key: str) -> None:
         """Remove one object; removing a missing key is not an error."""
         ...
 
-    async def aclose(self) -> None:
-        """Release connections and files."""
-        ...
+
+@runtime_checkable
+class StorageBackend(
+    NamedStore, ObjectReader, ObjectStat, ObjectWriter, ObjectLister, ObjectDeleter, Protocol
+):
+    """An async key/value store of bytes: every base operation together.
+
+    Implementations: :class:`~hgloc.backends.LocalBackend`,
+    :class:`~hgloc.backends.MemoryBackend`, :class:`~hgloc.backends.S3Backend`.
+
+    Contract shared by all (checked by ``tests/backends``):
+
+    * every key is validated with :func:`~hgloc.backends.validate_key` before use;
+      a bad key raises :class:`~hgloc.errors.InvalidKeyError` (a ``ValueError``);
+    * a missing key raises :class:`~hgloc.errors.ObjectNotFoundError`
+      (a ``FileNotFoundError``);
+    * writes are atomic: a reader sees the old object or the new one, never a part,
+      and a failed streaming write leaves the old object (or nothing) in place.
+    """

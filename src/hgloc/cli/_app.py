@@ -62,9 +62,10 @@ def error_for(exc: BaseException, model: object = None) -> CliError:
 
     ``model`` (an id or ref) is prefixed when the message does not name it already.
     """
+    from hgloc._aio import first_error
     from hgloc.errors import HglocError
 
-    exc = _first_leaf(exc)
+    exc = first_error(exc)
     message = one_line(str(exc)) or type(exc).__name__
     if model is not None and str(model).partition("@")[0] not in message:
         message = f"{model}: {message}"
@@ -75,16 +76,6 @@ def error_for(exc: BaseException, model: object = None) -> CliError:
     return CliError(
         f"unexpected {type(exc).__name__}: {message} (run with --debug for the traceback)"
     )
-
-
-def _first_leaf(exc: BaseException) -> BaseException:
-    """The error inside a task group's ExceptionGroup: hgloc's own if there is one."""
-    from hgloc.errors import HglocError
-
-    while isinstance(exc, BaseExceptionGroup) and exc.exceptions:
-        ours = [e for e in exc.exceptions if isinstance(e, HglocError | BaseExceptionGroup)]
-        exc = (ours or list(exc.exceptions))[0]
-    return exc
 
 
 @contextlib.contextmanager
@@ -138,7 +129,9 @@ class HglocGroup(click.Group):
                 _print_traceback(exc.__cause__)
             raise
         except Exception as exc:
-            leaf = _first_leaf(exc)
+            from hgloc._aio import first_error
+
+            leaf = first_error(exc)
             if isinstance(leaf, BrokenPipeError):
                 raise leaf from None  # `hgloc ... | head`: click exits quietly on EPIPE
             if _debug(ctx):
@@ -191,7 +184,7 @@ def _setup_logging(ctx: click.Context, *, debug: bool, quiet: bool) -> None:
 
 
 def _version() -> str:
-    from hgloc import __version__  # the package is imported already: hgloc.cli lives in it
+    from hgloc._version import __version__
 
     return __version__
 

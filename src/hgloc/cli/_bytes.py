@@ -29,7 +29,7 @@ if TYPE_CHECKING:
 __all__ = ["MAX_FILE_BARS", "ByteBars", "OnBytes", "byte_progress", "human_size"]
 
 OnBytes = Callable[[str, int, int], object]
-"""``on_bytes(path, done, total)``, as :data:`hgloc.localizer.ByteProgress`."""
+"""``on_bytes(path, done, total)``, as :data:`hgloc.ByteProgress`."""
 
 _PATH_WIDTH = 40  # a file bar's label; longer paths keep their end (the file name)
 MAX_FILE_BARS = 8  # more files in flight wait, hidden, for a bar to free up
@@ -37,14 +37,9 @@ MAX_FILE_BARS = 8  # more files in flight wait, hidden, for a bar to free up
 
 def human_size(size: int) -> str:
     """``1.2 GB``: decimal units, as rich's download column and the Hub's web pages show them."""
-    if size < 1000:
-        return "1 byte" if size == 1 else f"{size} bytes"
-    value = float(size)
-    for unit in ("kB", "MB", "GB", "TB"):
-        value /= 1000
-        if value < 999.95 or unit == "TB":
-            return f"{value:.1f} {unit}"
-    raise AssertionError("unreachable")  # pragma: no cover
+    from rich.filesize import decimal
+
+    return decimal(size)
 
 
 def _short(path: str) -> str:

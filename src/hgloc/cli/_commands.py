@@ -5,82 +5,20 @@ hgloc's API modules are imported inside the commands, so ``--help`` stays light.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any
 
 import click
 
-from hgloc.cli import _output
-from hgloc.cli._app import (
-    BadInputError,
-    CliError,
-    Settings,
-    model_errors,
-    pass_settings,
-    prog_name,
-)
+import hgloc.cli._output as _output
+from hgloc.cli._app import CliError, Settings, model_errors, pass_settings, prog_name
+from hgloc.cli._options import REVISION_HELP, full_model_options, full_model_patterns, parse_ref
 
 if TYPE_CHECKING:
-    from hgloc._results import ModelResult
     from hgloc.config import Config
     from hgloc.layout import ModelRecord
-    from hgloc.localizer import ModelRef
+    from hgloc.localize import ModelRef, ModelResult
 
-__all__ = ["full_model_options", "full_model_patterns", "register"]
-
-_REVISION_HELP = "Branch, tag or commit (default: the repo's default branch)."
-
-_F = TypeVar("_F", bound=Callable[..., Any])
-
-
-def full_model_options(what: str) -> Callable[[_F], _F]:
-    """``--full-model``, ``--include GLOB`` and ``--exclude GLOB``, for download-model and prefetch.
-
-    ``what`` names the thing downloaded in the help (``the repo``, ``each repo``).
-    """
-    options = (
-        click.option(
-            "--full-model",
-            is_flag=True,
-            help=f"Store every file of {what} (weights, tokenizer...), not only card and config.",
-        ),
-        click.option(
-            "--include",
-            multiple=True,
-            metavar="GLOB",
-            help="With --full-model: only the files matching GLOB (repeatable; '*' crosses '/').",
-        ),
-        click.option(
-            "--exclude",
-            multiple=True,
-            metavar="GLOB",
-            help="With --full-model: leave out the files matching GLOB (repeatable).",
-        ),
-    )
-
-    def decorate(command: _F) -> _F:
-        for option in reversed(options):  # so that --help lists them in the order above
-            command = option(command)
-        return command
-
-    return decorate
-
-
-def full_model_patterns(
-    full_model: bool, include: tuple[str, ...], exclude: tuple[str, ...]
-) -> tuple[list[str] | None, list[str] | None]:
-    """``(allow_patterns, ignore_patterns)`` for the core; exit 2 if given without --full-model.
-
-    Without --full-model only the card and config are fetched, so a pattern would be
-    silently ignored: refuse it rather than let the user believe the files were chosen.
-    """
-    if (include or exclude) and not full_model:
-        given = "--include" if include else "--exclude"
-        raise BadInputError(
-            f"{given} narrows a --full-model download; add --full-model "
-            "(without it only the card and config.json are fetched)"
-        )
-    return list(include) or None, list(exclude) or None
+__all__ = ["register"]
 
 
 def register(group: click.Group) -> None:
@@ -89,22 +27,9 @@ def register(group: click.Group) -> None:
         group.add_command(command)
 
 
-def parse_ref(model_id: str, revision: str | None) -> ModelRef:
-    """``org/name`` or ``org/name@rev`` plus ``--revision``, validated; exit 2 when bad."""
-    from hgloc.localizer import parse_model_ref
-
-    text = model_id.strip()
-    if "@" in text and revision is not None:
-        raise BadInputError(
-            f"{model_id!r} names a revision and --revision gives another; give it once"
-        )
-    with model_errors(model_id):
-        return parse_model_ref(text, revision)
-
-
 @click.command("download-model")
 @click.argument("model_id")
-@click.option("-r", "--revision", help=_REVISION_HELP)
+@click.option("-r", "--revision", help=REVISION_HELP)
 @full_model_options("the repo")
 @click.option(
     "--no-s3-upload",
@@ -160,21 +85,16 @@ def download_model(
     """
     import anyio
 
+    from hgloc.cli._bucket_flags import check_share_flags, no_credentials_note, upload_allowed
     from hgloc.cli._bytes import byte_progress
-    from hgloc.cli._s3_commands import (
-        check_share_flags,
-        no_credentials_note,
-        shared_location,
-        upload_allowed,
-    )
-    from hgloc.localizer import Localizer
+    from hgloc.localize import Localizer, Source
 
     ref = parse_ref(model_id, revision)
     allow, ignore = full_model_patterns(full_model, include, exclude)
     config = settings.config()
     check_share_flags(config, make_public=make_public, no_s3_upload=no_s3_upload)
 
-    async def run() -> tuple[ModelResult, str | None, bool, ModelRecord | None]:
+    async def run() -> tuple[ModelResult, bool, ModelRecord | None]:
         async with Localizer(config) as loc:
             upload = await upload_allowed(loc, upload=not no_s3_upload, make_public=make_public)
             with byte_progress(str(ref), quiet=settings.quiet) as on_bytes:
@@ -189,15 +109,14 @@ def download_model(
                     upload=upload,
                     make_public=make_public,
                 )
-            shared = await shared_location(loc, result, upload=upload, make_public=make_public)
             record = None
             if full_model and result.ok and not settings.quiet:
                 # The result carries no sizes: the folder's metadata lists every file.
-                record = await loc.store.load(loc.model_prefix(ref.model_id, ref.revision))
-            return result, shared, upload, record
+                record = await loc.models.load(loc.model_prefix(ref.model_id, ref.revision))
+            return result, upload, record
 
     with model_errors(ref):
-        result, shared, upload, record = anyio.run(run)
+        result, upload, record = anyio.run(run)
     if not result.ok:
         # Cached, but the upload failed: the core returns that as a result, it does not raise.
         raise CliError(f"{ref}: {result.error or 'the upload to the team bucket failed'}")
@@ -208,8 +127,8 @@ def download_model(
     about = f"commit {_output.short_commit(result.commit)}"
     if record is not None:
         about = f"{_contents(record)}, {about}, {_files_and_size(record)}"
-    click.echo(_download_line(result, ref, shared, about, refresh=refresh, make_public=make_public))
-    if result.source == "hub" and config.has_bucket and not upload and not no_s3_upload:
+    click.echo(_download_line(result, ref, about, refresh=refresh, make_public=make_public))
+    if result.source is Source.HUB and config.has_bucket and not upload and not no_s3_upload:
         click.echo(no_credentials_note(config, f"{ref} is cached locally only"), err=True)
 
 
@@ -228,24 +147,22 @@ def _files_and_size(record: ModelRecord) -> str:
 
 
 def _download_line(
-    result: ModelResult,
-    ref: ModelRef,
-    shared: str | None,
-    about: str,
-    *,
-    refresh: bool,
-    make_public: bool,
+    result: ModelResult, ref: ModelRef, about: str, *, refresh: bool, make_public: bool
 ) -> str:
     """What download-model did, in one line: from where, to where, and whether it was shared.
 
     ``about`` goes in the parentheses: the commit, and for full models what the folder holds.
+    The core says where it shared the model (``result.shared``), if it did.
     """
+    from hgloc.localize import Source, Status
+
     public = " (public)" if make_public else ""
-    if result.source in ("bucket", "public"):
-        which = "team bucket" if result.source == "bucket" else "team bucket's public models"
+    shared = result.shared
+    if result.source in (Source.BUCKET, Source.PUBLIC):
+        which = "team bucket" if result.source is Source.BUCKET else "team bucket's public models"
         line = f"Copied {ref} ({about}) from the {which} to {result.path}"
         return f"{line}; made it public in {shared}" if shared else line
-    if result.status == "fetched":
+    if result.status is Status.FETCHED:
         line = f"Downloaded {ref} ({about}) to {result.path}"
         return f"{line} and shared it in {shared}{public}" if shared else line
     if refresh:
@@ -279,13 +196,11 @@ def list_local_models(settings: Settings, as_json: bool) -> None:
 
     # The store alone, not a Localizer: listing needs no Hub client, and its
     # imports would be a fifth of the command's time over 10,000 models.
-    from hgloc._model_store import ModelStore
-    from hgloc.backends import LocalBackend
+    from hgloc.store import cached_models
 
     config = settings.config()
-    store = ModelStore(LocalBackend(config.store_path))
     with model_errors(config.store_path):
-        found = anyio.run(store.cached_models, config.bucket_folder)
+        found = anyio.run(cached_models, config)
     models = sorted(found, key=lambda m: (m.model_id, m.revision or ""))
     if as_json:
         _output.echo_json_records(m.as_dict() for m in models)
@@ -300,7 +215,7 @@ def list_local_models(settings: Settings, as_json: bool) -> None:
 
 async def _cached_or_hub(config: Config, ref: ModelRef, what: str, *, try_hub: bool) -> Any:
     """The card (``what="card"``) or the config, from the store, else from the Hub if allowed."""
-    from hgloc.localizer import Localizer
+    from hgloc.localize import Localizer
 
     async with Localizer(config) as loc:
         if what == "card":
@@ -339,7 +254,7 @@ _TRY_HF_HELP = "Read it from the Hub when the store does not hold it (nothing is
 
 @click.command("show-model-card")
 @click.argument("model_id")
-@click.option("-r", "--revision", help=_REVISION_HELP)
+@click.option("-r", "--revision", help=REVISION_HELP)
 @click.option("--try-huggingface", is_flag=True, help=_TRY_HF_HELP)
 @pass_settings
 def show_model_card(
@@ -363,7 +278,7 @@ def show_model_card(
 
 @click.command("show-model-config")
 @click.argument("model_id")
-@click.option("-r", "--revision", help=_REVISION_HELP)
+@click.option("-r", "--revision", help=REVISION_HELP)
 @click.option("--json", "as_json", is_flag=True, help="Print exactly the JSON, nothing else.")
 @click.option("--try-huggingface", is_flag=True, help=_TRY_HF_HELP)
 @pass_settings

@@ -17,7 +17,7 @@ import click
 if TYPE_CHECKING:
     from rich.console import Console
 
-    from hgloc._results import CachedModel
+    from hgloc.store import CachedModel
 
 __all__ = [
     "config_summary",

@@ -8,17 +8,17 @@ from typing import TYPE_CHECKING
 
 import click
 
-from hgloc.cli import _output, _progress
+import hgloc.cli._output as _output
+import hgloc.cli._progress as _progress
 from hgloc.cli._app import EXIT_FAILED, BadInputError, Settings, pass_settings
-from hgloc.cli._commands import full_model_options, full_model_patterns
+from hgloc.cli._bucket_flags import check_share_flags
+from hgloc.cli._options import full_model_options, full_model_patterns
+from hgloc.config import DEFAULT_CONCURRENCY as _DEFAULT_CONCURRENCY
 
 if TYPE_CHECKING:
-    from hgloc._results import PrefetchReport
-    from hgloc.localizer import ModelRef
+    from hgloc.localize import ModelRef, PrefetchReport
 
 __all__ = ["read_model_list", "register"]
-
-from hgloc.config import DEFAULT_CONCURRENCY as _DEFAULT_CONCURRENCY
 
 # A comment starts at a '#' that begins the line or follows a space ('#' may appear in a
 # git branch name, never after a space).
@@ -51,7 +51,7 @@ def read_model_list(
     them can be fixed in one go.
     """
     from hgloc.errors import InvalidModelIdError
-    from hgloc.localizer import parse_model_ref
+    from hgloc.localize import parse_model_ref
 
     refs: dict[ModelRef, None] = {}  # an ordered set
     problems: list[str] = []
@@ -149,8 +149,6 @@ def prefetch(
       google-bert/bert-base-uncased
       FacebookAI/roberta-base@main   # a pinned revision
     """
-    from hgloc.cli._s3_commands import check_share_flags
-
     allow, ignore = full_model_patterns(full_model, include, exclude)
     check_share_flags(settings.config(), make_public=make_public, no_s3_upload=no_s3_upload)
     refs, problems = read_model_list(model_ids, files, revision)
@@ -201,9 +199,8 @@ def _run(
 ) -> PrefetchReport:
     import anyio
 
-    from hgloc._results import PrefetchReport
-    from hgloc.cli._s3_commands import no_credentials_note, upload_allowed
-    from hgloc.localizer import Localizer
+    from hgloc.cli._bucket_flags import no_credentials_note, upload_allowed
+    from hgloc.localize import Localizer, PrefetchReport
 
     if not refs:
         return PrefetchReport((), 0.0)

@@ -18,7 +18,7 @@ from hgloc.cli._output import console, is_interactive, one_line
 if TYPE_CHECKING:
     from rich.progress import Progress, TaskID
 
-    from hgloc._results import ModelResult, PrefetchReport
+    from hgloc.localize import ModelResult, PrefetchReport
 
 __all__ = ["Reporter", "failure_lines", "make_reporter", "summary_line"]
 

@@ -1,6 +1,5 @@
 """The team-bucket commands: list-s3-models, sync-local-model-to-s3, sync-all-local-models-to-s3.
 
-Also the helpers download-model and prefetch use for --make-public / --no-s3-upload.
 hgloc's API (and with it aiobotocore) is imported inside the functions, so
 ``--help`` stays light.
 """
@@ -12,125 +11,26 @@ from typing import TYPE_CHECKING, Self
 
 import click
 
-from hgloc.cli import _output, _progress
-from hgloc.cli._app import (
-    EXIT_FAILED,
-    BadInputError,
-    Settings,
-    model_errors,
-    pass_settings,
-    prog_name,
-)
-from hgloc.cli._commands import parse_ref
-
-if TYPE_CHECKING:
-    from hgloc._bucket import BucketEntry
-    from hgloc._results import ModelResult, PrefetchReport
-    from hgloc.config import Config
-    from hgloc.localizer import Localizer
-
+import hgloc.cli._output as _output
+import hgloc.cli._progress as _progress
+from hgloc.cli._app import EXIT_FAILED, Settings, model_errors, pass_settings, prog_name
+from hgloc.cli._bucket_flags import bucket_location, require_bucket
+from hgloc.cli._options import REVISION_HELP, parse_ref
 from hgloc.config import DEFAULT_SYNC_CONCURRENCY
 
-__all__ = [
-    "SYNC_CONCURRENCY",
-    "bucket_location",
-    "check_share_flags",
-    "no_credentials_note",
-    "register",
-    "require_bucket",
-    "shared_location",
-    "upload_allowed",
-]
+if TYPE_CHECKING:
+    from hgloc.bucket import BucketEntry
+    from hgloc.localize import ModelResult, PrefetchReport
+
+__all__ = ["SYNC_CONCURRENCY", "register"]
 
 SYNC_CONCURRENCY = DEFAULT_SYNC_CONCURRENCY
-
-_NO_BUCKET = (
-    "set HGLOC_S3_BUCKET_NAME (and HGLOC_S3_ENDPOINT_URL for an S3-compatible store "
-    "that is not AWS)"
-)
 
 
 def register(group: click.Group) -> None:
     """Add the bucket commands to ``group``."""
     for command in (list_s3_models, sync_local_model_to_s3, sync_all_local_models_to_s3):
         group.add_command(command)
-
-
-# -- helpers shared with download-model and prefetch ---------------------------
-
-
-def bucket_location(config: Config) -> str:
-    """``s3://bucket/prefix``: where the team's models are, for messages."""
-    return "/".join(p for p in (f"s3://{config.s3_bucket_name}", config.s3_data_prefix) if p)
-
-
-def require_bucket(config: Config, what: str) -> None:
-    """Exit 2 with what to set when no bucket is configured (a setup problem, not a failure)."""
-    if not config.has_bucket:
-        raise BadInputError(f"{what} needs a team bucket, and none is configured: {_NO_BUCKET}")
-
-
-def check_share_flags(config: Config, *, make_public: bool, no_s3_upload: bool) -> None:
-    """--make-public publishes through the bucket: it needs one, and an upload."""
-    if not make_public:
-        return
-    if no_s3_upload:
-        raise BadInputError(
-            "--make-public shares the model through the bucket; it cannot go with --no-s3-upload"
-        )
-    require_bucket(config, "--make-public")
-
-
-async def upload_allowed(loc: Localizer, *, upload: bool, make_public: bool) -> bool:
-    """Whether to ask the core to upload what it fetches.
-
-    Without AWS credentials the bucket is read-only (its public manifest): the
-    core would fail every model fetched from the Hub on the upload, so the CLI
-    keeps those local instead. --make-public still asks, and fails saying why.
-    """
-    if not upload or make_public or not loc.config.has_bucket:
-        return upload
-    return await loc.bucket() is not None
-
-
-def no_credentials_note(config: Config, what: str) -> str:
-    """The stderr note for a model kept local because nobody can upload it."""
-    return (
-        f"Note: no AWS credentials for {bucket_location(config)}: {what} "
-        "(set HGLOC_AWS_ACCESS_KEY_ID and HGLOC_AWS_SECRET_ACCESS_KEY to share)"
-    )
-
-
-async def shared_location(
-    loc: Localizer, result: ModelResult, *, upload: bool, make_public: bool
-) -> str | None:
-    """Where the model is shared in the bucket after ``loc.download``, or ``None``.
-
-    Mirrors the core's rule: a model fetched from the Hub is uploaded when
-    ``upload``; any model is (re)uploaded with ``make_public``, except one just
-    copied from the bucket and a copy read from the public manifest. The
-    first exception drops --make-public silently, so it is published here.
-    """
-    from hgloc._results import Status
-
-    if not result.ok or not loc.config.has_bucket or result.source == "public":
-        return None
-    public_copy = loc.backend.location(
-        loc.model_prefix(result.model_id, result.revision, public=True)
-    )
-    if result.path == public_copy:
-        return None
-    if result.source == "bucket":
-        if not make_public:
-            return None
-        published = await loc.upload(result.model_id, result.revision, make_public=True)
-        return published.path
-    if not (make_public or (upload and result.status is Status.FETCHED)):
-        return None
-    tier = await loc.bucket()
-    if tier is None:
-        return None
-    return tier.backend.location(tier.folder(result.model_id, result.revision))
 
 
 # -- list-s3-models -------------------------------------------------------------
@@ -187,7 +87,7 @@ def list_s3_models(settings: Settings, as_json: bool) -> None:
     """
     import anyio
 
-    from hgloc.localizer import Localizer
+    from hgloc.localize import Localizer
 
     config = settings.config()
     require_bucket(config, "list-s3-models")
@@ -230,9 +130,7 @@ _MAKE_PUBLIC_HELP = (
 
 @click.command("sync-local-model-to-s3")
 @click.argument("model_id")
-@click.option(
-    "-r", "--revision", help="Branch, tag or commit (default: the repo's default branch)."
-)
+@click.option("-r", "--revision", help=REVISION_HELP)
 @click.option("--make-public", is_flag=True, help=_MAKE_PUBLIC_HELP)
 @pass_settings
 def sync_local_model_to_s3(
@@ -253,8 +151,7 @@ def sync_local_model_to_s3(
     """
     import anyio
 
-    from hgloc._results import Status
-    from hgloc.localizer import Localizer
+    from hgloc.localize import Localizer, Status
 
     ref = parse_ref(model_id, revision)
     config = settings.config()
@@ -348,8 +245,7 @@ def sync_all_local_models_to_s3(
     """
     import anyio
 
-    from hgloc._results import PrefetchReport
-    from hgloc.localizer import Localizer
+    from hgloc.localize import Localizer, PrefetchReport
 
     config = settings.config()
     require_bucket(config, "sync-all-local-models-to-s3")

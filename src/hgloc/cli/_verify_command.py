@@ -6,11 +6,12 @@ from typing import TYPE_CHECKING
 
 import click
 
-from hgloc.cli import _output
+import hgloc.cli._output as _output
 from hgloc.cli._app import CliError, Settings, model_errors, pass_settings
+from hgloc.cli._options import parse_ref
 
 if TYPE_CHECKING:
-    from hgloc._verify import VerifyReport
+    from hgloc.localize import VerifyReport
 
 __all__ = ["register"]
 
@@ -44,8 +45,7 @@ def verify(
     """
     import anyio
 
-    from hgloc.cli._commands import parse_ref
-    from hgloc.localizer import Localizer
+    from hgloc.localize import Localizer
 
     refs = [parse_ref(model_id, None) for model_id in model_ids] or None
     config = settings.config()

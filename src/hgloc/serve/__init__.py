@@ -6,19 +6,17 @@ clients only set ``HF_ENDPOINT``::
     hgloc serve --store /srv/models
     HF_ENDPOINT=http://127.0.0.1:8080 python train.py
 
-:func:`create_app` builds the ASGI app (any ASGI server runs it);
-:func:`serve` runs it on uvicorn, which needs the ``serve`` extra
-(``pip install 'hgloc[serve]'``). Nothing here imports uvicorn until
-:func:`serve` is called.
+:func:`create_app` builds the ASGI app (a Starlette app: any ASGI server
+runs it); :func:`serve` runs it on uvicorn. Both need the ``serve`` extra
+(``pip install 'hgloc[serve]'``). Nothing here imports Starlette or uvicorn
+until :func:`create_app` or :func:`serve` is called.
 """
 
 from __future__ import annotations
 
-import importlib.util
 import ipaddress
-import socket
 from collections.abc import Callable
-from types import ModuleType
+from typing import TYPE_CHECKING, Any
 
 import anyio
 import attrs
@@ -26,14 +24,44 @@ import attrs
 from hgloc.backends import StorageBackend
 from hgloc.config import Config
 from hgloc.errors import MissingExtraError
-from hgloc.serve._app import HubServer, Service
+from hgloc.serve._uvicorn import bind, http_impl, load_uvicorn
 
-__all__ = ["DEFAULT_HOST", "DEFAULT_PORT", "HubServer", "create_app", "is_loopback", "serve"]
+if TYPE_CHECKING:
+    from hgloc.serve._app import HubServer
+
+__all__ = [
+    "DEFAULT_HOST",
+    "DEFAULT_PORT",
+    "HubServer",
+    "bind",
+    "create_app",
+    "http_impl",
+    "is_loopback",
+    "load_uvicorn",
+    "serve",
+]
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8080
 
-HubServer.__module__ = __name__
+_NEEDS_EXTRA = "hgloc serve needs the 'serve' extra: pip install 'hgloc[serve]'"
+
+
+def __getattr__(name: str) -> Any:
+    if name == "HubServer":  # imported on first use: Starlette is the serve extra's
+        return _app_module().HubServer
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def _app_module() -> Any:
+    try:
+        from hgloc.serve import _app
+    except ImportError as exc:
+        if exc.name is not None and exc.name.split(".")[0] == "starlette":
+            raise MissingExtraError(_NEEDS_EXTRA) from exc
+        raise
+    _app.HubServer.__module__ = __name__
+    return _app
 
 
 def create_app(
@@ -58,8 +86,10 @@ def create_app(
     >>> app = create_app(Config(models_store_path="/srv/models"))  # doctest: +SKIP
     >>> uvicorn.run(app, host="127.0.0.1", port=8080)  # doctest: +SKIP
     """
-    from hgloc.localizer import Localizer
+    from hgloc.localize import Localizer
+    from hgloc.serve._service import Service
 
+    app_module = _app_module()
     base = config if config is not None else Config.from_env()
     if upstream:
         settings = attrs.evolve(base, hf_endpoint=upstream.rstrip("/"), offline=False)
@@ -68,12 +98,13 @@ def create_app(
     if s3 and not settings.has_bucket:
         raise ValueError("s3=True needs a bucket: set HGLOC_S3_BUCKET_NAME (s3_bucket_name)")
     service = Service(
-        Localizer(settings, store=store),
+        Localizer(settings, backend=store),
         s3=s3,
         upstream=bool(upstream),
         cache_seconds=cache_seconds,
     )
-    return HubServer(service, token=token)
+    server: HubServer = app_module.HubServer(service, token=token)
+    return server
 
 
 def is_loopback(host: str) -> bool:
@@ -110,12 +141,13 @@ def serve(
     reached, or no credentials for it). After Ctrl-C the server shuts down
     gracefully, then uvicorn raises ``KeyboardInterrupt`` again.
     """
-    uvicorn = _uvicorn()
+    uvicorn = load_uvicorn(_NEEDS_EXTRA)
     app = create_app(config, s3=s3, upstream=upstream, token=token)
     if s3:
         anyio.run(_check_bucket, app.service.localizer.config)
     sock = bind(host, port)
     try:
+        sock.listen(2048)  # before on_ready announces the URL: early clients wait, not fail
         bound = sock.getsockname()[1]
         url = f"http://[{host}]:{bound}" if ":" in host else f"http://{host}:{bound}"
         app.on_ready = (lambda: on_ready(url)) if on_ready is not None else None
@@ -126,7 +158,7 @@ def serve(
                 log_level=log_level,
                 access_log=log_level in ("info", "debug", "trace"),
                 server_header=False,
-                http=_http_impl(),
+                http=http_impl(),
                 ws="none",
                 interface="asgi3",
                 timeout_graceful_shutdown=5,
@@ -138,6 +170,8 @@ def serve(
             if app.startup_failure is not None:
                 raise app.startup_failure from None
             raise
+        if app.startup_failure is not None:
+            raise app.startup_failure
     finally:
         sock.close()
 
@@ -149,7 +183,7 @@ async def _check_bucket(config: Config) -> None:
     belong to the server's loop.
     """
     from hgloc.errors import StorePermissionError
-    from hgloc.localizer import Localizer
+    from hgloc.localize import Localizer
 
     async with Localizer(config) as loc:
         tier = await loc.bucket()
@@ -160,39 +194,3 @@ async def _check_bucket(config: Config) -> None:
             )
         async for _ in tier.backend.list(tier.folder("x", None).split("/")[0]):
             break  # one listing request: the bucket exists and we may read it
-
-
-def bind(host: str, port: int) -> socket.socket:
-    """A listening-ready TCP socket on ``host:port`` (IPv4 or IPv6).
-
-    Made here rather than by uvicorn: an address in use is one clear ``OSError``,
-    and the socket is created with ``IPPROTO_TCP`` so asyncio sets ``TCP_NODELAY``
-    on accepted connections (with protocol 0 every keep-alive answer waits
-    ~40 ms for a delayed ACK).
-    """
-    family, kind, proto, _, address = socket.getaddrinfo(
-        host.strip("[]"), port, type=socket.SOCK_STREAM, proto=socket.IPPROTO_TCP
-    )[0]
-    sock = socket.socket(family, kind, proto)
-    try:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind(address)
-    except BaseException:
-        sock.close()
-        raise
-    return sock
-
-
-def _uvicorn() -> ModuleType:
-    try:
-        import uvicorn
-    except ImportError as exc:
-        raise MissingExtraError(
-            "hgloc serve needs the 'serve' extra: pip install 'hgloc[serve]'"
-        ) from exc
-    return uvicorn
-
-
-def _http_impl() -> str:
-    # httptools parses about twice as fast as h11; h11 always ships with uvicorn.
-    return "httptools" if importlib.util.find_spec("httptools") is not None else "h11"

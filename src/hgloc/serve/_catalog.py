@@ -17,14 +17,15 @@ from typing import TYPE_CHECKING, Protocol, TypeVar
 
 import attrs
 
-from hgloc._model_store import ModelStore
 from hgloc.backends import StorageBackend
 from hgloc.errors import HglocError, ObjectNotFoundError
+from hgloc.hub_wire import DEFAULT_BRANCH, WireFile, git_blob_sha1
 from hgloc.layout import FileRecord, ModelRecord, safe_name
+from hgloc.store import ModelStore
 
 if TYPE_CHECKING:
-    from hgloc._bucket import BucketTier
-    from hgloc.localizer import Localizer
+    from hgloc.bucket import BucketTier
+    from hgloc.localize import Localizer
 
 __all__ = [
     "DEFAULT_BRANCH",
@@ -39,7 +40,6 @@ __all__ = [
 
 logger = logging.getLogger("hgloc.serve")
 
-DEFAULT_BRANCH = "main"  # what huggingface_hub asks for when no revision is given
 _HEX40 = re.compile(r"^[0-9a-f]{40}$")
 _CACHE_LIMIT = 4096
 _V = TypeVar("_V")
@@ -50,25 +50,19 @@ def is_commit(revision: str | None) -> bool:
     return revision is not None and _HEX40.match(revision) is not None
 
 
-def _git_blob_sha1(data: bytes) -> str:
-    h = hashlib.sha1(b"blob %d\0" % len(data), usedforsecurity=False)
-    h.update(data)
-    return h.hexdigest()
-
-
-def _lfs_pointer(sha256: str, size: int) -> bytes:
-    # What git stores in place of an LFS file: its blob id is the Hub's "oid" for the file.
-    return (
-        f"version https://git-lfs.github.com/spec/v1\noid sha256:{sha256}\nsize {size}\n".encode()
-    )
-
-
 @attrs.frozen
 class ServedFile:
     """One file of a served model: its name in the store folder and its record."""
 
     name: str
     record: FileRecord
+    wire: WireFile = attrs.field(init=False, eq=False, repr=False)
+    """How the Hub describes the file (its hashes)."""
+
+    @wire.default
+    def _wire(self) -> WireFile:
+        rec = self.record
+        return WireFile(rec.repo_path, rec.size, None if rec.sha256 else rec.sha1, rec.sha256)
 
     @property
     def path(self) -> str:
@@ -80,25 +74,12 @@ class ServedFile:
 
     @property
     def is_lfs(self) -> bool:
-        return self.record.sha256 is not None
+        return self.wire.is_lfs
 
     @property
     def etag(self) -> str:
         """What the Hub sends as ETag: the sha256 for LFS files, else the git blob sha1."""
-        return self.record.sha256 or self.record.sha1 or ""
-
-    @property
-    def oid(self) -> str:
-        """The git blob id: of the bytes, or of the LFS pointer for an LFS file."""
-        if self.record.sha256 is not None:
-            return _git_blob_sha1(_lfs_pointer(self.record.sha256, self.size))
-        return self.record.sha1 or ""
-
-    @property
-    def pointer_size(self) -> int | None:
-        if self.record.sha256 is None:
-            return None
-        return len(_lfs_pointer(self.record.sha256, self.size))
+        return self.wire.etag
 
 
 @attrs.frozen
@@ -353,7 +334,7 @@ class Catalog:
                 )
                 del files[file.path]
                 continue
-            record = attrs.evolve(file.record, size=len(data), sha1=_git_blob_sha1(data))
+            record = attrs.evolve(file.record, size=len(data), sha1=git_blob_sha1(data))
             files[file.path] = ServedFile(file.name, record)
         return attrs.evolve(snap, files=files)
 

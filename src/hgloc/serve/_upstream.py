@@ -36,7 +36,7 @@ from hgloc.layout import CARD_REPO_PATH, CONFIG_FILE
 from hgloc.serve._catalog import DEFAULT_BRANCH, Catalog, Snapshot
 
 if TYPE_CHECKING:
-    from hgloc.localizer import Localizer
+    from hgloc.localize import Localizer
 
 __all__ = ["METADATA_PATHS", "Step", "Upstream", "Want", "next_step"]
 

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator
+import ssl
+from collections.abc import AsyncIterator, Iterable
+from typing import Any
 
 import anyio
 import httpcore2
@@ -17,12 +19,92 @@ HTTPError = httpx2.HTTPError
 
 # httpcore2 reads a socket 64 KiB at a time; on a fast link each read costs an
 # event-loop round trip, and a 1 GB download spent ~0.5 s in them. 256 KiB reads
-# made the whole download ~30% faster (benchmarks/bench_big_file.py). The
-# setting is a class attribute meant to be tuned; it only affects async HTTP/1.1.
-httpcore2.AsyncHTTP11Connection.READ_NUM_BYTES = 256 << 10
-
+# made the whole download ~30% faster (benchmarks/bench_big_file.py). Setting
+# ``AsyncHTTP11Connection.READ_NUM_BYTES`` would change every client in the
+# process, so hgloc's own pools read through streams that ask for more.
+_READ_BYTES = 256 << 10
 
 _POOL_SIZE = 16  # connections per pool; see Client
+
+
+# The two classes below implement httpcore2's interfaces, ``timeout`` parameters
+# included (hence the ASYNC109 exemptions).
+
+
+class _BigReadStream(httpcore2.AsyncNetworkStream):
+    """A socket stream whose reads ask for at least ``_READ_BYTES``."""
+
+    def __init__(self, stream: httpcore2.AsyncNetworkStream) -> None:
+        self._stream = stream
+
+    async def read(self, max_bytes: int, timeout: float | None = None) -> bytes:  # noqa: ASYNC109
+        return await self._stream.read(max(max_bytes, _READ_BYTES), timeout)
+
+    async def write(self, buffer: bytes, timeout: float | None = None) -> None:  # noqa: ASYNC109
+        await self._stream.write(buffer, timeout)
+
+    async def aclose(self) -> None:
+        await self._stream.aclose()
+
+    async def start_tls(
+        self,
+        ssl_context: ssl.SSLContext,
+        server_hostname: str | None = None,
+        timeout: float | None = None,  # noqa: ASYNC109
+    ) -> httpcore2.AsyncNetworkStream:
+        return _BigReadStream(await self._stream.start_tls(ssl_context, server_hostname, timeout))
+
+    def get_extra_info(self, info: str) -> Any:
+        return self._stream.get_extra_info(info)
+
+
+class _BigReadBackend(httpcore2.AsyncNetworkBackend):
+    """httpcore2's anyio network backend (asyncio and trio alike), with big reads."""
+
+    def __init__(self) -> None:
+        self._backend = httpcore2.AnyIOBackend()
+
+    async def connect_tcp(
+        self,
+        host: str,
+        port: int,
+        timeout: float | None = None,  # noqa: ASYNC109
+        local_address: str | None = None,
+        socket_options: Iterable[Any] | None = None,
+    ) -> httpcore2.AsyncNetworkStream:
+        stream = await self._backend.connect_tcp(
+            host, port, timeout=timeout, local_address=local_address, socket_options=socket_options
+        )
+        return _BigReadStream(stream)
+
+    async def connect_unix_socket(
+        self,
+        path: str,
+        timeout: float | None = None,  # noqa: ASYNC109
+        socket_options: Iterable[Any] | None = None,
+    ) -> httpcore2.AsyncNetworkStream:
+        stream = await self._backend.connect_unix_socket(
+            path, timeout=timeout, socket_options=socket_options
+        )
+        return _BigReadStream(stream)
+
+    async def sleep(self, seconds: float) -> None:
+        await self._backend.sleep(seconds)
+
+
+def _transport(limits: httpx2.Limits, ssl_context: ssl.SSLContext) -> httpx2.AsyncHTTPTransport:
+    """httpx2's transport over a connection pool that reads big chunks."""
+    transport = httpx2.AsyncHTTPTransport(verify=ssl_context, limits=limits)
+    # httpx2 offers no way to pass a network backend, so its pool is rebuilt with
+    # the arguments it would have used (no proxy: proxies come from ``mounts``).
+    transport._pool = httpcore2.AsyncConnectionPool(
+        ssl_context=ssl_context,
+        max_connections=limits.max_connections,
+        max_keepalive_connections=limits.max_keepalive_connections,
+        keepalive_expiry=limits.keepalive_expiry,
+        network_backend=_BigReadBackend(),
+    )
+    return transport
 
 
 class Client:
@@ -48,17 +130,19 @@ class Client:
         self._per_pool = -(-connections // shards)
         # Building an SSL context loads the CA bundle (~20 ms); one serves every pool.
         ssl_context = httpx2.create_ssl_context()
+        limits = httpx2.Limits(
+            max_connections=self._per_pool,
+            max_keepalive_connections=self._per_pool,
+            keepalive_expiry=30.0,
+        )
         self._pools = [
             httpx2.AsyncClient(
-                limits=httpx2.Limits(
-                    max_connections=self._per_pool,
-                    max_keepalive_connections=self._per_pool,
-                    keepalive_expiry=30.0,
-                ),
+                limits=limits,
                 # No pool timeout: a request waits in a pool only behind short ones.
                 timeout=httpx2.Timeout(timeout, connect=min(timeout, 10.0), pool=None),
                 follow_redirects=False,  # the adapter follows them, dropping auth off-host
                 verify=ssl_context,
+                transport=_transport(limits, ssl_context),
             )
             for _ in range(shards)
         ]

@@ -1,11 +1,14 @@
 """The Hub's HTTP protocol as pure functions: URLs, hashes, headers, errors.
 
 No I/O here, so every rule is testable without a network (see
-``tests/test_hub_protocol.py``). The adapter in ``_huggingface.py`` drives it.
+``tests/test_hub_protocol.py``). Where ``huggingface_hub`` already has the rule
+(file URLs, the git blob hash, the RateLimit header) it is used; what remains
+is hgloc's own. The request loop in ``_requests.py`` drives it.
 """
 
 from __future__ import annotations
 
+import enum
 import hashlib
 import random
 import re
@@ -13,6 +16,9 @@ from collections.abc import Mapping
 from urllib.parse import quote, urlsplit
 
 import attrs
+from huggingface_hub import hf_hub_url
+from huggingface_hub.utils import parse_ratelimit_headers  # type: ignore[attr-defined]  # lazy re-export
+from huggingface_hub.utils.sha import git_hash
 
 __all__ = [
     "RETRY_STATUSES",
@@ -48,7 +54,7 @@ def resolve_url(endpoint: str, repo_id: str, revision: str, path: str) -> str:
     >>> resolve_url("https://huggingface.co", "gpt2", "refs/pr/1", "config.json")
     'https://huggingface.co/gpt2/resolve/refs%2Fpr%2F1/config.json'
     """
-    return f"{endpoint}/{repo_id}/resolve/{quote(revision, safe='')}/{quote(path)}"
+    return hf_hub_url(repo_id, path, revision=revision, endpoint=endpoint)
 
 
 def model_info_url(endpoint: str, repo_id: str, revision: str | None) -> str:
@@ -58,15 +64,8 @@ def model_info_url(endpoint: str, repo_id: str, revision: str | None) -> str:
     return f"{endpoint}/api/models/{repo_id}/revision/{quote(revision, safe='')}"
 
 
-def git_blob_sha1(data: bytes) -> str:
-    """The git blob id of ``data``: what the Hub sends as ``ETag`` for regular files.
-
-    >>> git_blob_sha1(b"hello\\n")
-    'ce013625030ba8dba906f756967f9e9ca394464a'
-    """
-    h = hashlib.sha1(b"blob %d\0" % len(data), usedforsecurity=False)
-    h.update(data)
-    return h.hexdigest()
+# The git blob id of some bytes: what the Hub sends as ``ETag`` for regular files.
+git_blob_sha1 = git_hash
 
 
 def parse_etag(value: str | None) -> str | None:
@@ -104,21 +103,14 @@ class RateLimit:
     reset_seconds: float
 
 
-_RL_PART = re.compile(r"\b([rt])\s*=\s*(\d+(?:\.\d+)?)")
-
-
 def parse_ratelimit(value: str | None) -> RateLimit | None:
     """Parse ``"resolvers";r=12;t=120`` (the IETF RateLimit header the Hub sends).
 
     >>> parse_ratelimit('"resolvers";r=12;t=120')
     RateLimit(remaining=12, reset_seconds=120.0)
     """
-    if not value:
-        return None
-    found = dict(_RL_PART.findall(value))
-    if "r" not in found:
-        return None
-    return RateLimit(int(float(found["r"])), float(found.get("t", "0")))
+    info = parse_ratelimit_headers({"ratelimit": value}) if value else None
+    return None if info is None else RateLimit(info.remaining, float(info.reset_in_seconds))
 
 
 def parse_retry_after(value: str | None, *, cap: float = 300.0) -> float | None:
@@ -151,8 +143,8 @@ def same_origin(a: str, b: str) -> bool:
     return (sa.scheme, sa.hostname, sa.port) == (sb.scheme, sb.hostname, sb.port)
 
 
-class HubErrorKind:
-    """What an error answer means; values name the exception the adapter raises."""
+class HubErrorKind(enum.Enum):
+    """What an error answer means; each names the exception the adapter raises."""
 
     REPO_NOT_FOUND = "repo_not_found"
     GATED = "gated"
@@ -162,8 +154,8 @@ class HubErrorKind:
     OTHER = "other"
 
 
-def classify_error(status: int, headers: Mapping[str, str]) -> str:
-    """Map an error status and ``X-Error-Code`` to a :class:`HubErrorKind` value."""
+def classify_error(status: int, headers: Mapping[str, str]) -> HubErrorKind:
+    """Map an error status and ``X-Error-Code`` to a :class:`HubErrorKind`."""
     code = headers.get("x-error-code", "")
     if code == "GatedRepo":
         return HubErrorKind.GATED

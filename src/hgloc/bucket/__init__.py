@@ -1,0 +1,22 @@
+"""The team bucket: the tier between the local store and the Hub.
+
+:class:`BucketTier` uploads model folders, reads them back checked, and keeps
+the bucket's JSON indexes; :class:`PublicReader` reads its public models with
+no credentials; :class:`BucketAccess` opens whichever of the two the
+configuration and the credentials allow.
+"""
+
+from __future__ import annotations
+
+from hgloc.bucket._access import BucketAccess
+from hgloc.bucket._public_reader import PublicReader
+from hgloc.bucket._tier import BucketEntry, BucketTier, checked_stream, merge_entries
+
+__all__ = [
+    "BucketAccess",
+    "BucketEntry",
+    "BucketTier",
+    "PublicReader",
+    "checked_stream",
+    "merge_entries",
+]
