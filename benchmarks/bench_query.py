@@ -46,7 +46,7 @@ def build_store(root: Path, n: int) -> int:
     )
     from hgloc.sources import git_blob_sha1
 
-    folder = importlib.resources.files("hgloc.testing").joinpath("data", "configs")
+    folder = importlib.resources.files("hgloc_testing").joinpath("data", "configs")
     configs = {f: json.loads(folder.joinpath(f"{f}.json").read_bytes()) for f in FAMILIES}
     card = b"---\nlicense: mit\n---\n# model\n" * 20
     matches = 0

@@ -9,7 +9,7 @@ import pytest
 
 from hgloc import Config, Localizer
 from hgloc.backends import LocalBackend, MemoryBackend, StorageBackend
-from hgloc.testing import HubEmulator
+from hgloc_testing import HubEmulator
 
 from . import models
 
@@ -42,7 +42,7 @@ def store(request: pytest.FixtureRequest, tmp_path: Path) -> StorageBackend:
 
 @pytest.fixture
 async def loc(config: Config, store: StorageBackend) -> AsyncIterator[Localizer]:
-    async with Localizer(config, store=store) as localizer:
+    async with Localizer(config, backend=store) as localizer:
         yield localizer
 
 

@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 from safetensors.numpy import save
 
-from hgloc.testing import Repo
+from hgloc_testing import Repo
 
 LLAMA_FULL = "acme/llama-full"
 MIXTRAL_SHARDED = "acme/mixtral-sharded"
@@ -28,7 +28,7 @@ LONG_NOTE = "x" * 70_000
 
 
 def real_config(family: str, **changes: Any) -> dict[str, Any]:
-    folder = importlib.resources.files("hgloc.testing").joinpath("data", "configs")
+    folder = importlib.resources.files("hgloc_testing").joinpath("data", "configs")
     config: dict[str, Any] = json.loads(folder.joinpath(f"{family}.json").read_bytes())
     config.update(changes)
     return config

@@ -16,7 +16,7 @@ from hgloc.facts._store import SAFETENSORS_FILE
 from hgloc.facts.expression import ExpressionError
 from hgloc.facts.hub_params import FIRST_RANGE
 from hgloc.facts.index import INDEX_FILE_NAME
-from hgloc.testing import HubEmulator
+from hgloc_testing import HubEmulator
 
 from . import models
 from .conftest import fill
@@ -162,7 +162,7 @@ async def test_index_follows_the_store(config: Config, tmp_path: Path) -> None:
         assert index_file.is_file()
         # a model removed by hand leaves the answers; the index is derived
         prefix = loc.model_prefix(models.GPT2)
-        await loc.store.delete(prefix, ["config.json", "model_card.md"])
+        await loc.models.delete(prefix, ["config.json", "model_card.md"])
         result = await api.query("layers >= 12", localizer=loc)
         assert models.GPT2 not in {m.model_id for m in result.matches}
     # a damaged index file is rebuilt, not trusted
@@ -187,6 +187,6 @@ async def test_bucket_setting_sees_its_own_folders(config: Config) -> None:
     async with Localizer(config) as loc:
         await fill(loc)
     bucketed = attrs.evolve(config, s3_bucket_name="team")
-    async with Localizer(bucketed, store=LocalBackend(config.store_path)) as loc:
+    async with Localizer(bucketed, backend=LocalBackend(config.store_path)) as loc:
         # the models at the root belong to the setting without a bucket
         assert (await api.query("layers > 0", localizer=loc)).matches == ()

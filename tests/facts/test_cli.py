@@ -15,7 +15,7 @@ from click.testing import CliRunner, Result
 from hgloc import Config, Localizer
 from hgloc.cli import _facts_commands
 from hgloc.cli._app import cli as hgloc_group
-from hgloc.testing import HubEmulator
+from hgloc_testing import HubEmulator
 
 from . import models
 from .conftest import fill

@@ -112,7 +112,7 @@ def compare(
     """
     import anyio
 
-    from hgloc.cli._commands import parse_ref
+    from hgloc.cli._options import parse_ref
     from hgloc.facts.api import compare as compare_models
 
     refs = [parse_ref(m, None) for m in models]

@@ -18,7 +18,7 @@ from hgloc.errors import IndexCorruptError, ObjectNotFoundError
 from hgloc.layout import METADATA_FILE, ModelRecord, safe_name
 
 if TYPE_CHECKING:
-    from hgloc.localizer import Localizer
+    from hgloc.localize import Localizer
 
 __all__ = [
     "SAFETENSORS_FILE",

@@ -30,7 +30,7 @@ from hgloc.facts.sidecar import sidecar_bytes, sidecar_counts
 
 if TYPE_CHECKING:
     from hgloc.config import Config
-    from hgloc.localizer import Localizer, ModelRef
+    from hgloc.localize import Localizer, ModelRef
 
 __all__ = [
     "FetchedParameters",
@@ -105,7 +105,7 @@ async def _opened(
     """A localizer (the caller's, or one opened here) and the store's index, brought up to date."""
     async with contextlib.AsyncExitStack() as stack:
         if localizer is None:
-            from hgloc.localizer import Localizer
+            from hgloc.localize import Localizer
 
             localizer = await stack.enter_async_context(Localizer(config))
         index = FactsIndex(_store.index_file(localizer, INDEX_FILE_NAME))
@@ -151,7 +151,7 @@ async def model_facts(
 
 
 def _refs(refs: Sequence[str | ModelRef]) -> list[ModelRef]:
-    from hgloc.localizer import ModelRef, parse_model_ref
+    from hgloc.localize import ModelRef, parse_model_ref
 
     return [r if isinstance(r, ModelRef) else parse_model_ref(r) for r in refs]
 
@@ -253,7 +253,7 @@ async def rebuild_index(config: Config | None = None, *, localizer: Localizer | 
     """Throw the facts index away and read every model folder again; returns how many."""
     async with contextlib.AsyncExitStack() as stack:
         if localizer is None:
-            from hgloc.localizer import Localizer
+            from hgloc.localize import Localizer
 
             localizer = await stack.enter_async_context(Localizer(config))
         index = FactsIndex(_store.index_file(localizer, INDEX_FILE_NAME))

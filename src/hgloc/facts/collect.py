@@ -33,7 +33,7 @@ from hgloc.facts.sidecar import sidecar_counts
 from hgloc.layout import CONFIG_FILE, ModelRecord
 
 if TYPE_CHECKING:
-    from hgloc.localizer import Localizer
+    from hgloc.localize import Localizer
 
 __all__ = ["refresh", "stored_counts"]
 
