@@ -82,7 +82,7 @@ def build_store(root: Path, n: int) -> int:
 
 
 def api_command(store: Path, *, rebuild: bool) -> list[str]:
-    call = "rebuild_index(config)" if rebuild else f"query({EXPRESSION!r}, config=config)"
+    call = "rebuild_index(config=config)" if rebuild else f"query({EXPRESSION!r}, config=config)"
     count = "n = result" if rebuild else "n = len(result.matches)"
     return [
         sys.executable,

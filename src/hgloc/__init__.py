@@ -51,6 +51,19 @@ _EXPORTS = {
     "CachedModel": "hgloc.store",
     "ByteProgress": "hgloc.transfer",
     "TransferSettings": "hgloc.transfer",
+    "ExpressionError": "hgloc.errors",
+    "HeaderError": "hgloc.errors",
+    "compare": "hgloc.facts.api",
+    "fetch_parameters": "hgloc.facts.api",
+    "model_facts": "hgloc.facts.api",
+    "query": "hgloc.facts.api",
+    "rebuild_index": "hgloc.facts.api",
+    "FetchedParameters": "hgloc.facts.api",
+    "ModelFacts": "hgloc.facts.api",
+    "QueryResult": "hgloc.facts.api",
+    "CompareRow": "hgloc.facts.compare",
+    "Comparison": "hgloc.facts.compare",
+    "Facts": "hgloc.facts.normalize",
 }
 
 __all__ = [
@@ -58,16 +71,24 @@ __all__ = [
     "BucketTier",
     "ByteProgress",
     "CachedModel",
+    "CompareRow",
+    "Comparison",
     "Config",
+    "ExpressionError",
+    "Facts",
+    "FetchedParameters",
     "HGLocalizationConfig",
+    "HeaderError",
     "HglocError",
     "Localizer",
+    "ModelFacts",
     "ModelRef",
     "ModelRequest",
     "ModelResult",
     "NoBucketConfiguredError",
     "PrefetchReport",
     "ProgressCallback",
+    "QueryResult",
     "RetryPolicy",
     "Source",
     "Status",
@@ -75,7 +96,9 @@ __all__ = [
     "VerifyReport",
     "VerifyResult",
     "__version__",
+    "compare",
     "download_model_metadata",
+    "fetch_parameters",
     "get_cached_model_card_content",
     "get_cached_model_config_content",
     "get_model_card_content",
@@ -83,8 +106,11 @@ __all__ = [
     "list_local_models",
     "list_s3_models",
     "load_config",
+    "model_facts",
     "parse_model_ref",
     "prefetch",
+    "query",
+    "rebuild_index",
     "sync_all_local_models_to_s3",
     "sync_local_model_to_s3",
 ]
@@ -105,7 +131,19 @@ if TYPE_CHECKING:
     )
     from hgloc.bucket import BucketEntry, BucketTier
     from hgloc.config import Config, HGLocalizationConfig
-    from hgloc.errors import HglocError, NoBucketConfiguredError
+    from hgloc.errors import ExpressionError, HeaderError, HglocError, NoBucketConfiguredError
+    from hgloc.facts.api import (
+        FetchedParameters,
+        ModelFacts,
+        QueryResult,
+        compare,
+        fetch_parameters,
+        model_facts,
+        query,
+        rebuild_index,
+    )
+    from hgloc.facts.compare import CompareRow, Comparison
+    from hgloc.facts.normalize import Facts
     from hgloc.localize import (
         Localizer,
         ModelRef,

@@ -18,9 +18,12 @@ from typing import ParamSpec, TypeVar
 from anyio.from_thread import BlockingPortalProvider
 
 from hgloc import _api
+from hgloc.facts import api as _facts
 
 __all__ = [
+    "compare",
     "download_model_metadata",
+    "fetch_parameters",
     "get_cached_model_card_content",
     "get_cached_model_config_content",
     "get_model_card_content",
@@ -28,7 +31,10 @@ __all__ = [
     "list_local_models",
     "list_s3_models",
     "load_config",
+    "model_facts",
     "prefetch",
+    "query",
+    "rebuild_index",
     "sync_all_local_models_to_s3",
     "sync_local_model_to_s3",
 ]
@@ -64,3 +70,8 @@ load_config = blocking(_api.load_config)
 list_s3_models = blocking(_api.list_s3_models)
 sync_local_model_to_s3 = blocking(_api.sync_local_model_to_s3)
 sync_all_local_models_to_s3 = blocking(_api.sync_all_local_models_to_s3)
+query = blocking(_facts.query)
+compare = blocking(_facts.compare)
+fetch_parameters = blocking(_facts.fetch_parameters)
+model_facts = blocking(_facts.model_facts)
+rebuild_index = blocking(_facts.rebuild_index)

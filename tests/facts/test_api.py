@@ -5,15 +5,15 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import anyio
 import attrs
 import pytest
 
 from hgloc import Config, Localizer
 from hgloc.backends import LocalBackend
-from hgloc.errors import ObjectNotFoundError, OfflineModeError
+from hgloc.errors import ExpressionError, ObjectNotFoundError, OfflineModeError
 from hgloc.facts import api
 from hgloc.facts._store import SAFETENSORS_FILE
-from hgloc.facts.expression import ExpressionError
 from hgloc.facts.hub_params import FIRST_RANGE
 from hgloc.facts.index import INDEX_FILE_NAME
 from hgloc_testing import HubEmulator
@@ -169,7 +169,7 @@ async def test_index_follows_the_store(config: Config, tmp_path: Path) -> None:
     index_file.write_bytes(b"this is not sqlite" * 100)
     result = await api.query("layers >= 12", config=config)
     assert len(result.matches) == 4
-    assert await api.rebuild_index(config) == 6
+    assert await api.rebuild_index(config=config) == 6
 
 
 async def test_query_limit_sort_and_json(loc: Localizer) -> None:
@@ -190,3 +190,38 @@ async def test_bucket_setting_sees_its_own_folders(config: Config) -> None:
     async with Localizer(bucketed, backend=LocalBackend(config.store_path)) as loc:
         # the models at the root belong to the setting without a bucket
         assert (await api.query("layers > 0", localizer=loc)).matches == ()
+
+
+def test_the_facts_api_is_public_and_blocking_too() -> None:
+    import inspect
+
+    import hgloc
+    import hgloc.sync
+    from hgloc import errors
+
+    for name in ("query", "compare", "fetch_parameters", "model_facts", "rebuild_index"):
+        assert name in hgloc.__all__ and name in hgloc.sync.__all__
+        assert getattr(hgloc, name) is getattr(api, name)
+        for module in (hgloc, hgloc.sync):
+            parameter = inspect.signature(getattr(module, name)).parameters["config"]
+            assert parameter.kind is inspect.Parameter.KEYWORD_ONLY
+    for name in ("ModelFacts", "QueryResult", "FetchedParameters", "Comparison", "CompareRow",
+                 "Facts", "ExpressionError", "HeaderError"):  # fmt: skip
+        assert name in hgloc.__all__ and getattr(hgloc, name) is not None
+    assert issubclass(hgloc.ExpressionError, errors.HglocError)
+    assert issubclass(hgloc.ExpressionError, ValueError)
+    assert issubclass(hgloc.HeaderError, ValueError)
+
+
+def test_the_blocking_query(config: Config) -> None:
+    import hgloc.sync
+
+    async def prepare() -> None:
+        async with Localizer(config) as loc:
+            await fill(loc)
+
+    anyio.run(prepare)
+    result = hgloc.sync.query("parameters > 0", sort="parameters", config=config)
+    assert result.matches[0].model_id == models.LLAMA_FULL
+    comparison = hgloc.sync.compare([models.GPT2, models.FALCON], config=config)
+    assert comparison.models == (models.GPT2, models.FALCON)

@@ -1,6 +1,6 @@
 """The compare and query commands: stored models side by side, and found by their facts.
 
-Register with ``_facts_commands.register(cli)`` (listed in ``hgloc.cli._COMMAND_MODULES``).
+Registered on hgloc's group by ``hgloc.cli._main``.
 """
 
 from __future__ import annotations
@@ -10,12 +10,12 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from hgloc.cli import _output
+import hgloc.cli._output as _output
 from hgloc.cli._app import BadInputError, Settings, model_errors, pass_settings
 
 if TYPE_CHECKING:
+    from hgloc.errors import ExpressionError
     from hgloc.facts.compare import CompareRow, Comparison
-    from hgloc.facts.expression import ExpressionError
 
 __all__ = ["format_value", "register"]
 
@@ -215,8 +215,9 @@ def query(
     """
     import anyio
 
+    from hgloc.errors import ExpressionError
     from hgloc.facts import api
-    from hgloc.facts.expression import ExpressionError, compile_expression, compile_sort
+    from hgloc.facts.expression import compile_expression, compile_sort
 
     try:  # before opening the store: a typo is reported at once, exit code 2
         compile_expression(expression)
@@ -228,7 +229,7 @@ def query(
 
     async def run() -> api.QueryResult:
         if rebuild_index:
-            await api.rebuild_index(config)
+            await api.rebuild_index(config=config)
         return await api.query(expression, sort=sort, limit=limit, config=config)
 
     with model_errors(None):

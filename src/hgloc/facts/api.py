@@ -126,7 +126,7 @@ async def query(
 
     ``sort``: a field, ``-field`` for descending (absent values last); ties
     and the default order go by model id. ``limit``: at most that many.
-    Raises :class:`~hgloc.facts.expression.ExpressionError` (a ``ValueError``)
+    Raises :class:`~hgloc.errors.ExpressionError` (a ``ValueError``)
     pointing at the fault of a malformed expression or sort field.
     """
     compiled = compile_expression(expression)
@@ -142,7 +142,7 @@ async def query(
 
 
 async def model_facts(
-    config: Config | None = None, *, localizer: Localizer | None = None
+    *, config: Config | None = None, localizer: Localizer | None = None
 ) -> list[ModelFacts]:
     """The facts of every stored model (for a page that plots or filters them itself)."""
     async with _opened(config, localizer) as (loc, index):
@@ -249,7 +249,7 @@ async def _fetch(
     return results
 
 
-async def rebuild_index(config: Config | None = None, *, localizer: Localizer | None = None) -> int:
+async def rebuild_index(*, config: Config | None = None, localizer: Localizer | None = None) -> int:
     """Throw the facts index away and read every model folder again; returns how many."""
     async with contextlib.AsyncExitStack() as stack:
         if localizer is None:

@@ -29,7 +29,7 @@ from typing import Any
 
 import attrs
 
-from hgloc.errors import HglocError
+from hgloc.errors import ExpressionError
 from hgloc.facts.normalize import FACT_FIELDS, SUB_CONFIGS
 
 __all__ = [
@@ -58,22 +58,6 @@ _ORDERING = {ast.Lt: "<", ast.LtE: "<=", ast.Gt: ">", ast.GtE: ">="}
 _EQUALITY = {ast.Eq: "=", ast.NotEq: "!="}
 _NUMERIC = "typeof({0}) IN ('integer', 'real')"
 _TEXT = "typeof({0}) = 'text'"
-
-
-class ExpressionError(HglocError, ValueError):
-    """A malformed query expression; ``position`` (0-based) and ``length`` point at the fault."""
-
-    def __init__(self, message: str, expression: str, position: int, length: int = 1) -> None:
-        self.message = message
-        self.expression = expression
-        self.position = max(0, min(position, len(expression)))
-        self.length = max(1, length)
-        super().__init__(f"{message} (at column {self.position + 1})")
-
-    @property
-    def caret(self) -> str:
-        """The expression on one line and ``^^^`` under the fault, for a terminal."""
-        return f"{self.expression}\n{' ' * self.position}{'^' * self.length}"
 
 
 @attrs.frozen

@@ -22,7 +22,7 @@ from typing import Any
 
 import attrs
 
-from hgloc.errors import HglocError
+from hgloc.errors import HeaderError
 
 __all__ = [
     "DTYPE_BYTES",
@@ -55,10 +55,6 @@ _DTYPE_BITS = {
     "F4": 4, "F6_E2M3": 6, "F6_E3M2": 6, "C64": 64,
 }  # fmt: skip
 DTYPE_BYTES: Mapping[str, float] = {name: bits / 8 for name, bits in _DTYPE_BITS.items()}
-
-
-class HeaderError(HglocError, ValueError):
-    """A safetensors header that cannot be read (bad length, not JSON, bad tensor entry)."""
 
 
 @attrs.frozen
