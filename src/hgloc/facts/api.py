@@ -231,7 +231,7 @@ async def _fetch(
             known = stored is not None and sidecar_counts(stored, record.commit)[0]
             if not record.is_full_model and not known:
                 files = await fetch_counts(
-                    loc.config, ref.model_id, record.commit or ref.revision or "main"
+                    loc.source, ref.model_id, record.commit or ref.revision or "main"
                 )
                 await _store.write(loc, key, sidecar_bytes(record.commit, files))
                 forced.append(prefix)

@@ -1,27 +1,29 @@
 """Tensor counts of a model the store keeps without its weights, read from the Hub's headers.
 
-Only the safetensors headers travel: an HTTP Range request for a file's
-first bytes (which usually hold the whole header), a second one when the
-header is longer. Sharded models are found through
-``model.safetensors.index.json``. The counts are stored beside the model
-(:data:`hgloc.facts._store.SAFETENSORS_FILE`) so later questions need no network.
+Only the safetensors headers travel: a ``Range`` request for a file's first
+bytes (which usually hold the whole header), a second one when the header is
+longer. Sharded models are found through ``model.safetensors.index.json``.
+Every request goes through hgloc's Hub adapter
+(:class:`~hgloc.sources.HuggingFaceSource`): its endpoint (``HF_ENDPOINT``),
+its token (sent to the Hub's host only, never to the CDN a file redirects
+to), its retries and its rate-limit pacer. The counts are stored beside the
+model (:data:`hgloc.facts._store.SAFETENSORS_FILE`) so later questions need
+no network.
 """
 
 from __future__ import annotations
 
-import urllib.parse
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+import contextlib
 from typing import TYPE_CHECKING
 
 import anyio
 
-from hgloc.errors import HubError, HubUnavailableError, OfflineModeError
+from hgloc._aio import task_group
+from hgloc.errors import EntryNotFoundError, HeaderError, HubError
 from hgloc.facts.safetensors_header import (
     INDEX_FILE,
     LENGTH_PREFIX,
     SINGLE_FILE,
-    HeaderError,
     TensorCounts,
     header_length,
     parse_header,
@@ -29,107 +31,68 @@ from hgloc.facts.safetensors_header import (
 )
 
 if TYPE_CHECKING:
-    import httpx2
-
-    from hgloc.config import Config
+    from hgloc.sources import HuggingFaceSource
 
 __all__ = ["FIRST_RANGE", "fetch_counts"]
 
 FIRST_RANGE = 64 * 1024  # most headers fit: one request per file
-_MAX_INDEX = 50_000_000  # a shard index is JSON of tensor names: far below this
 _PARALLEL = 8
 
 
-class _Missing(Exception):
-    """The Hub has no such file at that revision."""
+async def _read(source: HuggingFaceSource, model_id: str, revision: str, name: str,
+                start: int, end: int, *, enough: int | None = None) -> bytes:  # fmt: skip
+    """Bytes ``[start, end)`` of a file; stops (and closes the connection) once the
+    first ``enough`` bytes are in, so a file shorter than the range is read once."""
+    data = bytearray()
+    chunks = source.stream(model_id, revision, name, start=start, end=end)
+    async with contextlib.aclosing(chunks):
+        async for chunk in chunks:
+            data += chunk
+            if enough is None and len(data) >= LENGTH_PREFIX:
+                enough = min(end - start, LENGTH_PREFIX + header_length(bytes(data)))
+            if enough is not None and len(data) >= enough:
+                break
+    return bytes(data)
 
 
-@asynccontextmanager
-async def _client(config: Config) -> AsyncIterator[httpx2.AsyncClient]:
-    """The one place that builds an HTTP client (the integrator routes this via the Hub client)."""
-    import httpx2
-
-    if config.is_offline:
-        raise OfflineModeError("offline (HF_HUB_OFFLINE): the weights' headers cannot be fetched")
-    token = config.token()
-    headers = {"authorization": f"Bearer {token}"} if token else {}
-    # httpx drops the authorization header when a redirect leaves the host (LFS CDN)
-    async with httpx2.AsyncClient(
-        headers=headers, follow_redirects=True, timeout=config.request_timeout
-    ) as client:
-        yield client
-
-
-async def _get(
-    client: httpx2.AsyncClient, url: str, *, start: int = 0, end: int | None = None, limit: int
-) -> bytes:
-    """Bytes ``start``..``end`` (inclusive) of a file, never more than ``limit`` even if the
-    server ignores the range."""
-    import httpx2
-
-    headers = {} if (start, end) == (0, None) else {"range": f"bytes={start}-{end or ''}"}
-    try:
-        async with client.stream("GET", url, headers=headers) as response:
-            if response.status_code == 404 and response.headers.get("x-error-code") == (
-                "EntryNotFound"
-            ):
-                raise _Missing(url)
-            if response.status_code == 416:
-                return b""
-            if response.status_code not in (200, 206):
-                code = response.headers.get("x-error-code") or response.status_code
-                raise HubError(f"the Hub answered {code} for {url}")
-            skip = start if response.status_code == 200 else 0  # range ignored: whole file
-            data = bytearray()
-            async for chunk in response.aiter_bytes():
-                data += chunk
-                if len(data) >= skip + limit:
-                    break
-            return bytes(data[skip : skip + limit])
-    except httpx2.TransportError as exc:
-        raise HubUnavailableError(f"cannot reach the Hub for {url}: {exc}") from exc
-
-
-async def _file_counts(client: httpx2.AsyncClient, url: str) -> TensorCounts:
-    first = await _get(client, url, end=FIRST_RANGE - 1, limit=FIRST_RANGE)
+async def _file_counts(source: HuggingFaceSource, model_id: str, revision: str,
+                       name: str) -> TensorCounts:  # fmt: skip
+    first = await _read(source, model_id, revision, name, 0, FIRST_RANGE)
     length = header_length(first)
     header = first[LENGTH_PREFIX : LENGTH_PREFIX + length]
     if len(header) < length:
-        header += await _get(
-            client,
-            url,
-            start=LENGTH_PREFIX + len(header),
-            end=LENGTH_PREFIX + length - 1,
-            limit=length - len(header),
-        )
+        start = LENGTH_PREFIX + len(header)
+        end = LENGTH_PREFIX + length
+        header += await _read(source, model_id, revision, name, start, end, enough=end - start)
     if len(header) != length:
-        raise HeaderError(f"{url}: the file ends inside its header")
+        raise HeaderError(f"{name} of {model_id}: the file ends inside its header")
     return parse_header(header)
 
 
-async def fetch_counts(config: Config, model_id: str, revision: str) -> dict[str, TensorCounts]:
+async def fetch_counts(
+    source: HuggingFaceSource, model_id: str, revision: str
+) -> dict[str, TensorCounts]:
     """Counts per weight file of a Hub model at ``revision`` (a commit, ideally); ``{}`` if it
     has no safetensors weights."""
-    base = f"{config.endpoint}/{model_id}/resolve/{urllib.parse.quote(revision, safe='')}"
-    async with _client(config) as client:
-        try:
-            names = shard_names(await _get(client, f"{base}/{INDEX_FILE}", limit=_MAX_INDEX))
-        except _Missing:
-            names = [SINGLE_FILE]
-        out: dict[str, TensorCounts] = {}
-        limiter = anyio.CapacityLimiter(_PARALLEL)
+    try:
+        index = await source.fetch(model_id, revision, INDEX_FILE)
+        names = shard_names(index.data)
+    except EntryNotFoundError:
+        names = [SINGLE_FILE]
+    out: dict[str, TensorCounts] = {}
+    limiter = anyio.CapacityLimiter(_PARALLEL)
 
-        async def one(name: str) -> None:
-            async with limiter:
-                try:
-                    out[name] = await _file_counts(client, f"{base}/{urllib.parse.quote(name)}")
-                except _Missing:
-                    if name != SINGLE_FILE:  # a shard the index names is missing: broken repo
-                        raise HubError(
-                            f"{model_id}: {INDEX_FILE} names {name}, which is missing"
-                        ) from None
+    async def one(name: str) -> None:
+        async with limiter:
+            try:
+                out[name] = await _file_counts(source, model_id, revision, name)
+            except EntryNotFoundError:
+                if name != SINGLE_FILE:  # a shard the index names is missing: broken repo
+                    raise HubError(
+                        f"{model_id}: {INDEX_FILE} names {name}, which is missing"
+                    ) from None
 
-        async with anyio.create_task_group() as tg:
-            for name in names:
-                tg.start_soon(one, name)
+    async with task_group() as tg:
+        for name in names:
+            tg.start_soon(one, name)
     return dict(sorted(out.items()))
