@@ -41,6 +41,7 @@ _ENV_FIELDS = {
     "HGLOC_PUBLIC_MODELS_JSON_KEY": "public_models_json_key",
     "HGLOC_PRIVATE_MODELS_INDEX_KEY": "private_models_index_key",
     "HGLOC_DEFAULT_REVISION_NAME": "default_revision_name",
+    "HGLOC_FETCH_PARAMETERS": "fetch_parameters",
 }
 
 
@@ -61,6 +62,10 @@ def _none_if_empty(value: str | None) -> str | None:
 
 def _strip_slashes(value: str | None) -> str:
     return (value or "").strip("/")
+
+
+def _flag(value: bool | str) -> bool:
+    return value.strip().lower() in _TRUE if isinstance(value, str) else bool(value)
 
 
 def _secret_repr(value: object) -> str:
@@ -99,6 +104,8 @@ class Config:
     offline: bool | None = None
     request_timeout: float = 30.0
     max_retries: int = 6
+    # count the weights of each metadata-only model stored from the Hub (a few range requests)
+    fetch_parameters: bool = attrs.field(default=False, converter=_flag)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Config:

@@ -1,7 +1,10 @@
 """The one adapter between the facts package and the localizer's store.
 
-Every use of the localizer's internals (its backend, its folder layout, its
-bucket setting) is here, so a change of the core is fixed in this module only.
+Every use of the localizer (its backend, its folder layout, its bucket
+setting) is here, so a change of the core is fixed in this module only. The
+facts modules below :mod:`hgloc.facts.api` see the localizer through
+:class:`FactsStore`, a protocol, so the core can call them (the store-time
+hook) without an import cycle.
 """
 
 from __future__ import annotations
@@ -9,19 +12,22 @@ from __future__ import annotations
 import os
 from collections.abc import Iterable
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 import anyio.to_thread
 
-from hgloc.backends import LocalPaths
+from hgloc.backends import LocalPaths, StorageBackend
 from hgloc.errors import IndexCorruptError, ObjectNotFoundError
 from hgloc.layout import METADATA_FILE, ModelRecord, safe_name
 
 if TYPE_CHECKING:
-    from hgloc.localize import Localizer
+    from hgloc.config import Config
+    from hgloc.sources import HuggingFaceSource
 
 __all__ = [
     "SAFETENSORS_FILE",
+    "FactsStore",
+    "folder_stamp",
     "folder_stamps",
     "index_file",
     "location",
@@ -39,7 +45,21 @@ SAFETENSORS_FILE = ".hgloc-safetensors.json"
 _META_SUFFIX = "/" + METADATA_FILE
 
 
-def scopes(loc: Localizer) -> list[str]:
+class FactsStore(Protocol):
+    """What the facts need of a :class:`~hgloc.Localizer` (which satisfies it)."""
+
+    config: Config
+    backend: StorageBackend
+
+    @property
+    def source(self) -> HuggingFaceSource: ...
+
+    def model_prefix(
+        self, model_id: str, revision: str | None = None, *, public: bool = False
+    ) -> str: ...
+
+
+def scopes(loc: FactsStore) -> list[str]:
     """The store roots the localizer's bucket setting lists models from, own copies first."""
     folder = loc.config.bucket_folder
     if not folder:
@@ -47,7 +67,7 @@ def scopes(loc: Localizer) -> list[str]:
     return [f"by_bucket/{folder}", f"public/by_bucket/{folder}"]
 
 
-def index_file(loc: Localizer, name: str) -> Path | None:
+def index_file(loc: FactsStore, name: str) -> Path | None:
     """Where the facts index lives: beside the models in a folder store; ``None`` elsewhere."""
     backend = loc.backend
     if isinstance(backend, LocalPaths):
@@ -56,16 +76,16 @@ def index_file(loc: Localizer, name: str) -> Path | None:
     return None
 
 
-def location(loc: Localizer, prefix: str) -> str:
+def location(loc: FactsStore, prefix: str) -> str:
     return loc.backend.location(prefix)
 
 
-def store_name(loc: Localizer) -> str:
+def store_name(loc: FactsStore) -> str:
     """The store for messages (``local:/path``, ``s3://bucket/prefix``)."""
     return loc.backend.name
 
 
-def model_prefixes(loc: Localizer, model_id: str, revision: str | None) -> list[str]:
+def model_prefixes(loc: FactsStore, model_id: str, revision: str | None) -> list[str]:
     """The folders that may hold a model, in the order the localizer reads them."""
     own = loc.model_prefix(model_id, revision)
     if not loc.config.bucket_folder:
@@ -96,16 +116,29 @@ def _local_stamps(root: str, scope: str) -> dict[str, str]:
         except (FileNotFoundError, NotADirectoryError):
             continue
         for rev in revisions:
-            try:
-                st = os.stat(f"{base}/{name}/{rev}/{METADATA_FILE}")
-            except (FileNotFoundError, NotADirectoryError):
-                continue
-            prefix = f"{scope}/{name}/{rev}" if scope else f"{name}/{rev}"
-            out[prefix] = f"{st.st_size}:{st.st_mtime_ns}"
+            stamp = _stamp(f"{base}/{name}/{rev}/{METADATA_FILE}")
+            if stamp is not None:
+                out[f"{scope}/{name}/{rev}" if scope else f"{name}/{rev}"] = stamp
     return out
 
 
-async def folder_stamps(loc: Localizer, scope: str) -> dict[str, str]:
+def _stamp(path: str) -> str | None:
+    try:
+        st = os.stat(path)
+    except (FileNotFoundError, NotADirectoryError):
+        return None
+    return f"{st.st_size}:{st.st_mtime_ns}"
+
+
+async def folder_stamp(loc: FactsStore, prefix: str) -> str | None:
+    """The stamp :func:`folder_stamps` gives one folder of a folder store; ``None`` elsewhere."""
+    backend = loc.backend
+    if not isinstance(backend, LocalPaths):
+        return None
+    return await anyio.to_thread.run_sync(_stamp, f"{backend.root}/{prefix}{_META_SUFFIX}")
+
+
+async def folder_stamps(loc: FactsStore, scope: str) -> dict[str, str]:
     """``{prefix: stamp}`` of every model folder of ``scope`` that has a metadata file.
 
     The stamp (size and modification time of the metadata file) changes when
@@ -125,7 +158,7 @@ async def folder_stamps(loc: Localizer, scope: str) -> dict[str, str]:
     return {p: s for p, s in found.items() if _in_scope(p, scope)}
 
 
-async def read_records(loc: Localizer, prefixes: Iterable[str]) -> dict[str, ModelRecord]:
+async def read_records(loc: FactsStore, prefixes: Iterable[str]) -> dict[str, ModelRecord]:
     """The metadata of each folder; damaged ones, or ones whose id is not the folder's, left out."""
     keys = {f"{p}{_META_SUFFIX}": p for p in prefixes}
     raw = await loc.backend.read_many(keys)
@@ -141,7 +174,7 @@ async def read_records(loc: Localizer, prefixes: Iterable[str]) -> dict[str, Mod
     return out
 
 
-async def read(loc: Localizer, key: str) -> bytes | None:
+async def read(loc: FactsStore, key: str) -> bytes | None:
     """A stored file, or ``None`` when it is missing."""
     try:
         return await loc.backend.read(key)
@@ -149,11 +182,11 @@ async def read(loc: Localizer, key: str) -> bytes | None:
         return None
 
 
-async def read_range(loc: Localizer, key: str, start: int, end: int) -> bytes:
+async def read_range(loc: FactsStore, key: str, start: int, end: int) -> bytes:
     """Bytes ``start`` to ``end`` (exclusive) of a stored file, without reading the rest."""
     chunks = [c async for c in loc.backend.read_stream(key, start=start, end=end)]
     return b"".join(chunks)
 
 
-async def write(loc: Localizer, key: str, data: bytes) -> None:
+async def write(loc: FactsStore, key: str, data: bytes) -> None:
     await loc.backend.write(key, data)

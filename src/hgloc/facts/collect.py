@@ -11,11 +11,13 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Collection
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import anyio
 
+from hgloc._aio import task_group
 from hgloc.facts import _store
+from hgloc.facts._store import FactsStore
 from hgloc.facts.derived import model_facts
 from hgloc.facts.index import FactsIndex, IndexRow
 from hgloc.facts.safetensors_header import (
@@ -32,10 +34,7 @@ from hgloc.facts.safetensors_header import (
 from hgloc.facts.sidecar import sidecar_counts
 from hgloc.layout import CONFIG_FILE, ModelRecord
 
-if TYPE_CHECKING:
-    from hgloc.localize import Localizer
-
-__all__ = ["refresh", "stored_counts"]
+__all__ = ["index_folder", "refresh", "stored_counts"]
 
 logger = logging.getLogger("hgloc")
 
@@ -43,7 +42,7 @@ _BATCH = 256  # folders read and written to the index per transaction
 _READS = 16  # folders read at once
 
 
-async def stored_counts(loc: Localizer, prefix: str, record: ModelRecord) -> TensorCounts | None:
+async def stored_counts(loc: FactsStore, prefix: str, record: ModelRecord) -> TensorCounts | None:
     """Tensor counts from a full model's own safetensors files (headers only), else ``None``."""
     first = weight_files(record.files)
     if first is None:
@@ -67,7 +66,7 @@ async def stored_counts(loc: Localizer, prefix: str, record: ModelRecord) -> Ten
     return sum_counts(counts)
 
 
-async def _counts(loc: Localizer, prefix: str, record: ModelRecord) -> TensorCounts | None:
+async def _counts(loc: FactsStore, prefix: str, record: ModelRecord) -> TensorCounts | None:
     try:
         if record.is_full_model:
             return await stored_counts(loc, prefix, record)
@@ -78,7 +77,7 @@ async def _counts(loc: Localizer, prefix: str, record: ModelRecord) -> TensorCou
         return None
 
 
-async def _config(loc: Localizer, prefix: str, record: ModelRecord) -> dict[str, Any] | None:
+async def _config(loc: FactsStore, prefix: str, record: ModelRecord) -> dict[str, Any] | None:
     if not record.has_config:
         return None
     data = await _store.read(loc, f"{prefix}/{CONFIG_FILE}")
@@ -91,13 +90,13 @@ async def _config(loc: Localizer, prefix: str, record: ModelRecord) -> dict[str,
 
 
 async def _row(
-    loc: Localizer, scope: str, prefix: str, stamp: str, record: ModelRecord
+    loc: FactsStore, scope: str, prefix: str, stamp: str, record: ModelRecord
 ) -> IndexRow:
     facts = model_facts(await _config(loc, prefix, record), await _counts(loc, prefix, record))
     return IndexRow(prefix, scope, record.model_id, record.revision, record.commit, stamp, facts)
 
 
-async def _read_batch(loc: Localizer, scope: str, stamps: dict[str, str]) -> list[IndexRow]:
+async def _read_batch(loc: FactsStore, scope: str, stamps: dict[str, str]) -> list[IndexRow]:
     records = await _store.read_records(loc, stamps)
     rows: list[IndexRow] = []
     limiter = anyio.CapacityLimiter(_READS)
@@ -106,13 +105,13 @@ async def _read_batch(loc: Localizer, scope: str, stamps: dict[str, str]) -> lis
         async with limiter:
             rows.append(await _row(loc, scope, prefix, stamps[prefix], record))
 
-    async with anyio.create_task_group() as tg:
+    async with task_group() as tg:
         for prefix, record in records.items():
             tg.start_soon(one, prefix, record)
     return rows
 
 
-async def refresh(loc: Localizer, index: FactsIndex, *, force: Collection[str] = ()) -> int:
+async def refresh(loc: FactsStore, index: FactsIndex, *, force: Collection[str] = ()) -> int:
     """Bring the index up to date with the store for the localizer's bucket setting.
 
     ``force``: folders to read again even if their metadata did not change
@@ -133,3 +132,16 @@ async def refresh(loc: Localizer, index: FactsIndex, *, force: Collection[str] =
             await index.apply(rows, [p for p in batch if p not in have and p in known])
             read += len(batch)
     return read
+
+
+async def index_folder(loc: FactsStore, index: FactsIndex, prefix: str, scope: str) -> bool:
+    """Read one model folder into the index now (a model just stored); ``False`` when the
+    folder holds no model or the store is not a folder store (its index is built lazily)."""
+    stamp = await _store.folder_stamp(loc, prefix)
+    if stamp is None:
+        return False
+    record = (await _store.read_records(loc, [prefix])).get(prefix)
+    if record is None:
+        return False
+    await index.apply([await _row(loc, scope, prefix, stamp, record)], [])
+    return True
