@@ -10,13 +10,13 @@ from urllib.parse import quote
 import anyio
 import httpx2
 import pytest
+from facts import models  # tests/ is on the path (rootdir conftest)
 
 from hgloc import Config, Localizer
 from hgloc.facts import api
 from hgloc.serve import create_app
 from hgloc_testing import HubEmulator
 
-from facts import models  # tests/ is on the path (rootdir conftest)
 from .conftest import running
 from .test_page import browser  # noqa: F401  (the Chromium fixture)
 
