@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import sqlite3
 from pathlib import Path
 
 import attrs
@@ -10,7 +11,7 @@ import pytest
 
 from hgloc import Config, Localizer, ModelRequest
 from hgloc.backends import MemoryBackend
-from hgloc.facts import _store
+from hgloc.facts import _store, api
 from hgloc.facts.index import INDEX_FILE_NAME, FactsIndex, IndexRow
 from hgloc_testing import HubEmulator
 
@@ -31,6 +32,7 @@ async def _indexed(config: Config, model_id: str) -> IndexRow | None:
 
 async def test_stored_models_are_indexed_at_once(config: Config, hub: HubEmulator) -> None:
     async with Localizer(config) as loc:
+        assert (await api.query("layers > 0", localizer=loc)).matches == ()  # builds the index
         assert (await loc.download(models.LLAMA_FULL, metadata_only=False)).ok
         assert (await loc.download(models.CLIP)).ok
     llama = await _indexed(config, models.LLAMA_FULL)
@@ -47,6 +49,7 @@ async def test_with_parameters_counts_a_metadata_only_model(
     config: Config, hub: HubEmulator
 ) -> None:
     async with Localizer(config) as loc:
+        await api.rebuild_index(localizer=loc)  # an index in the store: kept current from now on
         request = ModelRequest(model_id=models.MIXTRAL_SHARDED, with_parameters=True)
         assert (await loc.get(request)).ok
         sidecar = f"{loc.model_prefix(models.MIXTRAL_SHARDED)}/{_store.SAFETENSORS_FILE}"
@@ -60,6 +63,7 @@ async def test_the_config_turns_it_on_for_a_bulk_prefetch(config: Config) -> Non
     counting = attrs.evolve(config, fetch_parameters=True)
     assert Config.from_env({"HGLOC_FETCH_PARAMETERS": "1"}).fetch_parameters
     async with Localizer(counting) as loc:
+        await api.rebuild_index(localizer=loc)
         report = await loc.prefetch([models.MIXTRAL_SHARDED, models.GPT2])
     assert report.failed == []
     row = await _indexed(config, models.MIXTRAL_SHARDED)
@@ -67,15 +71,28 @@ async def test_the_config_turns_it_on_for_a_bulk_prefetch(config: Config) -> Non
 
 
 async def test_a_facts_failure_never_fails_the_download(
-    config: Config, hub: HubEmulator, caplog: pytest.LogCaptureFixture
+    config: Config, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
-    config.store_path.mkdir(parents=True)
-    (config.store_path / INDEX_FILE_NAME).mkdir()  # the index file cannot be opened
-    with caplog.at_level(logging.WARNING, logger="hgloc"):
-        async with Localizer(config) as loc:
+    async def broken(*args: object, **kwargs: object) -> None:
+        raise sqlite3.OperationalError("disk I/O error")
+
+    async with Localizer(config) as loc:
+        await api.rebuild_index(localizer=loc)
+        monkeypatch.setattr(FactsIndex, "apply", broken)
+        with caplog.at_level(logging.WARNING, logger="hgloc"):
             result = await loc.download(models.GPT2)
     assert result.ok
-    assert "facts of acme/gpt2-small not indexed" in caplog.text
+    assert "facts of acme/gpt2-small not indexed: disk I/O error" in caplog.text
+
+
+async def test_a_store_never_queried_gets_no_index_file(config: Config) -> None:
+    async with Localizer(config) as loc:
+        assert (await loc.download(models.GPT2)).ok
+    assert not (config.store_path / INDEX_FILE_NAME).exists()
+    # the first query builds it from the folders
+    result = await api.query(f'model_id == "{models.GPT2}"', config=config)
+    assert [m.model_id for m in result.matches] == [models.GPT2]
+    assert (config.store_path / INDEX_FILE_NAME).is_file()
 
 
 async def test_a_store_that_is_not_a_folder_gets_no_index_file(

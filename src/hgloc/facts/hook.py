@@ -3,7 +3,9 @@
 The core calls :func:`model_stored` once, after a model was fetched into the
 store (from the Hub or the bucket, metadata only or in full). It never fails
 the download: any error is logged as a warning, and the index, derived from
-the store, catches up on the next query.
+the store, catches up on the next query. A store whose facts were never
+asked for gets no index file from it: the first query builds the index (all
+folders, once), every model stored after that is added as it is stored.
 
 Weights of a metadata-only model are counted from the Hub's safetensors
 headers only when asked: ``ModelRequest(with_parameters=True)`` for one
@@ -21,6 +23,8 @@ from __future__ import annotations
 import logging
 import sqlite3
 from typing import Protocol
+
+import anyio
 
 from hgloc.errors import HglocError
 from hgloc.facts import _store
@@ -63,6 +67,11 @@ async def _model_stored(
     from hgloc.facts.collect import index_folder
     from hgloc.facts.index import INDEX_FILE_NAME, FactsIndex
 
+    path = _store.index_file(loc, INDEX_FILE_NAME)
+    # A store whose facts were never asked for gets no index file: the first query builds it.
+    indexed = path is not None and await anyio.Path(path).is_file()
+    if not (indexed or with_parameters):
+        return
     prefixes = _store.model_prefixes(loc, model_id, revision)
     records = await _store.read_records(loc, prefixes)
     for prefix, scope in zip(prefixes, _store.scopes(loc), strict=False):
@@ -71,14 +80,12 @@ async def _model_stored(
             continue
         if with_parameters and not record.is_full_model:
             await _count_weights(loc, prefix, model_id, record.commit or revision or "main")
-        path = _store.index_file(loc, INDEX_FILE_NAME)
-        if path is None:
-            return  # not a folder store: its index is built when queried
-        index = FactsIndex(path)
-        try:
-            await index_folder(loc, index, prefix, scope)
-        finally:
-            await index.aclose()
+        if path is not None and indexed:
+            index = FactsIndex(path)
+            try:
+                await index_folder(loc, index, prefix, scope)
+            finally:
+                await index.aclose()
         return
 
 
