@@ -57,6 +57,19 @@ _EXPORTS = {
     "CachedModel": "hgloc.store",
     "ByteProgress": "hgloc.transfer",
     "TransferSettings": "hgloc.transfer",
+    "ExpressionError": "hgloc.errors",
+    "HeaderError": "hgloc.errors",
+    "compare": "hgloc.facts.api",
+    "fetch_parameters": "hgloc.facts.api",
+    "model_facts": "hgloc.facts.api",
+    "query": "hgloc.facts.api",
+    "rebuild_index": "hgloc.facts.api",
+    "FetchedParameters": "hgloc.facts.api",
+    "ModelFacts": "hgloc.facts.api",
+    "QueryResult": "hgloc.facts.api",
+    "CompareRow": "hgloc.facts.compare",
+    "Comparison": "hgloc.facts.compare",
+    "Facts": "hgloc.facts.normalize",
 }
 
 __all__ = [
@@ -64,19 +77,27 @@ __all__ = [
     "BucketTier",
     "ByteProgress",
     "CachedModel",
+    "CompareRow",
+    "Comparison",
     "Config",
     "ExportFormat",
     "ExportReport",
+    "ExpressionError",
+    "Facts",
+    "FetchedParameters",
     "HGLocalizationConfig",
+    "HeaderError",
     "HglocError",
     "ImportReport",
     "Localizer",
+    "ModelFacts",
     "ModelRef",
     "ModelRequest",
     "ModelResult",
     "NoBucketConfiguredError",
     "PrefetchReport",
     "ProgressCallback",
+    "QueryResult",
     "RetryPolicy",
     "Source",
     "Status",
@@ -84,8 +105,10 @@ __all__ = [
     "VerifyReport",
     "VerifyResult",
     "__version__",
+    "compare",
     "download_model_metadata",
     "export_models",
+    "fetch_parameters",
     "get_cached_model_card_content",
     "get_cached_model_config_content",
     "get_model_card_content",
@@ -95,8 +118,11 @@ __all__ = [
     "list_local_models",
     "list_s3_models",
     "load_config",
+    "model_facts",
     "parse_model_ref",
     "prefetch",
+    "query",
+    "rebuild_index",
     "sync_all_local_models_to_s3",
     "sync_local_model_to_s3",
 ]
@@ -117,7 +143,19 @@ if TYPE_CHECKING:
     )
     from hgloc.bucket import BucketEntry, BucketTier
     from hgloc.config import Config, HGLocalizationConfig
-    from hgloc.errors import HglocError, NoBucketConfiguredError
+    from hgloc.errors import ExpressionError, HeaderError, HglocError, NoBucketConfiguredError
+    from hgloc.facts.api import (
+        FetchedParameters,
+        ModelFacts,
+        QueryResult,
+        compare,
+        fetch_parameters,
+        model_facts,
+        query,
+        rebuild_index,
+    )
+    from hgloc.facts.compare import CompareRow, Comparison
+    from hgloc.facts.normalize import Facts
     from hgloc.hf_cache import (
         ExportFormat,
         ExportReport,

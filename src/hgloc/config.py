@@ -44,6 +44,7 @@ _ENV_FIELDS = {
     "HGLOC_REQUEST_TIMEOUT": "request_timeout",
     "HGLOC_MIN_TRANSFER_RATE": "min_transfer_rate",
     "HGLOC_TRANSFER_RATE_WINDOW": "transfer_rate_window",
+    "HGLOC_FETCH_PARAMETERS": "fetch_parameters",
 }
 
 
@@ -64,6 +65,10 @@ def _none_if_empty(value: str | None) -> str | None:
 
 def _strip_slashes(value: str | None) -> str:
     return (value or "").strip("/")
+
+
+def _flag(value: bool | str) -> bool:
+    return value.strip().lower() in _TRUE if isinstance(value, str) else bool(value)
 
 
 def _secret_repr(value: object) -> str:
@@ -110,6 +115,8 @@ class Config:
     min_transfer_rate: float = attrs.field(default=1024.0, converter=float)
     transfer_rate_window: float = attrs.field(default=60.0, converter=float)
     max_retries: int = 6
+    # count the weights of each metadata-only model stored from the Hub (a few range requests)
+    fetch_parameters: bool = attrs.field(default=False, converter=_flag)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Config:

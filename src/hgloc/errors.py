@@ -14,7 +14,9 @@ import huggingface_hub.errors as hf_errors
 __all__ = [
     "BackendUnavailableError",
     "EntryNotFoundError",
+    "ExpressionError",
     "GatedRepoError",
+    "HeaderError",
     "HglocError",
     "HubError",
     "HubUnavailableError",
@@ -115,3 +117,23 @@ class RevisionNotFoundError(HubError, hf_errors.RevisionNotFoundError):
 
 class EntryNotFoundError(HubError, hf_errors.RemoteEntryNotFoundError):
     """The file is not in the repo at that revision."""
+
+
+class ExpressionError(HglocError, ValueError):
+    """A malformed query expression; ``position`` (0-based) and ``length`` point at the fault."""
+
+    def __init__(self, message: str, expression: str, position: int, length: int = 1) -> None:
+        self.message = message
+        self.expression = expression
+        self.position = max(0, min(position, len(expression)))
+        self.length = max(1, length)
+        super().__init__(f"{message} (at column {self.position + 1})")
+
+    @property
+    def caret(self) -> str:
+        """The expression on one line and ``^^^`` under the fault, for a terminal."""
+        return f"{self.expression}\n{' ' * self.position}{'^' * self.length}"
+
+
+class HeaderError(HglocError, ValueError):
+    """A safetensors header that cannot be read (bad length, not JSON, bad tensor entry)."""

@@ -18,10 +18,13 @@ from typing import ParamSpec, TypeVar
 from anyio.from_thread import BlockingPortalProvider
 
 from hgloc import _api, hf_cache
+from hgloc.facts import api as _facts
 
 __all__ = [
+    "compare",
     "download_model_metadata",
     "export_models",
+    "fetch_parameters",
     "get_cached_model_card_content",
     "get_cached_model_config_content",
     "get_model_card_content",
@@ -31,7 +34,10 @@ __all__ = [
     "list_local_models",
     "list_s3_models",
     "load_config",
+    "model_facts",
     "prefetch",
+    "query",
+    "rebuild_index",
     "sync_all_local_models_to_s3",
     "sync_local_model_to_s3",
 ]
@@ -70,3 +76,8 @@ sync_all_local_models_to_s3 = blocking(_api.sync_all_local_models_to_s3)
 export_models = blocking(hf_cache.export_models)
 import_cache = blocking(hf_cache.import_cache)
 import_folder = blocking(hf_cache.import_folder)
+query = blocking(_facts.query)
+compare = blocking(_facts.compare)
+fetch_parameters = blocking(_facts.fetch_parameters)
+model_facts = blocking(_facts.model_facts)
+rebuild_index = blocking(_facts.rebuild_index)

@@ -75,9 +75,7 @@ def pull_through(store: Path, upstream_url: str, **options: Any) -> Any:
 
 
 @pytest.fixture(scope="module")
-def served(
-    upstream: tuple[HubApp, str], tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[str]:
+def served(upstream: tuple[HubApp, str], tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A pull-through server on an empty store; clients' own Hub tokens checked upstream.
 
     Tree pages of two entries: every client here must follow ``Link: rel="next"``.
@@ -230,9 +228,7 @@ def test_without_a_way_to_trust_clients_gated_and_private_are_refused(
         assert httpx2.get(f"{url}/api/models/{PRIVATE}").status_code == 401
 
 
-def test_serves_own_token_trusts_its_clients(
-    upstream: tuple[HubApp, str], tmp_path: Path
-) -> None:
+def test_serves_own_token_trusts_its_clients(upstream: tuple[HubApp, str], tmp_path: Path) -> None:
     with running(pull_through(tmp_path / "store", upstream[1], token="serve-secret")) as url:
         auth = {"authorization": "Bearer serve-secret"}
         r = httpx2.get(f"{url}/{GATED}/resolve/main/w.bin", headers=auth)

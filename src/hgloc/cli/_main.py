@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from hgloc.cli._app import cli
 from hgloc.cli._commands import register as register_metadata
+from hgloc.cli._facts_commands import register as register_facts
 from hgloc.cli._hf_cache_commands import register as register_hf_cache
 from hgloc.cli._prefetch import register as register_prefetch
 from hgloc.cli._s3_commands import register as register_bucket
@@ -24,6 +25,7 @@ _REGISTRARS = (
     register_verify,
     register_serve,
     register_hf_cache,
+    register_facts,
 )
 
 for _register in _REGISTRARS:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Iterable
+from functools import partial
 from typing import Any
 
 import anyio
@@ -19,11 +20,12 @@ from hgloc.backends import LocalBackend, StorageBackend
 from hgloc.bucket import BucketAccess, BucketEntry, BucketTier
 from hgloc.config import DEFAULT_CONCURRENCY, DEFAULT_SYNC_CONCURRENCY, Config
 from hgloc.errors import InvalidModelIdError
+from hgloc.facts.hook import model_stored
 from hgloc.layout import CARD_FILE, CONFIG_FILE, validate_model_id, validate_revision
 from hgloc.localize._bulk import ProgressCallback, prefetch, sync_all
 from hgloc.localize._hub_metadata import HubClient, parse_config
 from hgloc.localize._local import LocalStore
-from hgloc.localize._read_path import BucketCopy, HubTier, OwnCopy, PublicCopy, ReadPath
+from hgloc.localize._read_path import BucketCopy, HubTier, OwnCopy, PublicCopy, ReadPath, Tier
 from hgloc.localize._request import ModelRef, ModelRequest, parse_model_ref
 from hgloc.localize._results import ModelResult, PrefetchReport, failure
 from hgloc.localize._sharing import Sharing
@@ -80,9 +82,8 @@ class Localizer(AsyncResource):
             has_bucket=lambda: bool(self._local.bucket_folder),
         )  # fmt: skip
         own, public = OwnCopy(self._local), PublicCopy(self._local)
-        self._read_path = ReadPath(
-            self._local, [own, public, BucketCopy(self._local, self._bucket), hub]
-        )
+        tiers: list[Tier] = [own, public, BucketCopy(self._local, self._bucket), hub]
+        self._read_path = ReadPath(self._local, tiers, on_stored=partial(model_stored, self))
 
     async def aclose(self) -> None:
         """Close the HTTP clients and the store."""

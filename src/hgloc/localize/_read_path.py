@@ -8,7 +8,7 @@ Hub always answers, or raises.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Container, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Container, Mapping, Sequence
 from typing import Protocol
 
 import anyio
@@ -29,6 +29,7 @@ __all__ = ["BucketCopy", "HubTier", "Lookup", "OwnCopy", "PublicCopy", "ReadPath
 logger = logging.getLogger("hgloc")
 
 InBucket = Container[tuple[str, str | None]]
+OnStored = Callable[[ModelRequest], Awaitable[None]]
 
 
 @attrs.frozen
@@ -60,9 +61,12 @@ class Tier(Protocol):
 class ReadPath:
     """Asks its tiers in order; the last one must answer."""
 
-    def __init__(self, local: LocalStore, tiers: Sequence[Tier]) -> None:
+    def __init__(
+        self, local: LocalStore, tiers: Sequence[Tier], on_stored: OnStored | None = None
+    ) -> None:
         self.local = local
         self.tiers = tuple(tiers)
+        self.on_stored = on_stored  # told of each model fetched into the store
 
     async def get(self, request: ModelRequest, in_bucket: InBucket | None = None) -> ModelResult:
         """The model in the store, from the first tier that has it (the store is not shared)."""
@@ -72,6 +76,8 @@ class ReadPath:
         for tier in self.tiers:
             result = await tier.get(lookup)
             if result is not None:
+                if result.status is Status.FETCHED and self.on_stored is not None:
+                    await self.on_stored(request)
                 return result
         raise AssertionError("the last tier of a read path always answers")
 

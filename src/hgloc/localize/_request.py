@@ -61,6 +61,8 @@ class ModelRequest:
     - ``upload``: put what came from the Hub in the team bucket, when there is one.
     - ``make_public``: also publish it in the bucket's public manifest.
     - ``on_bytes(path, done, total)``: byte progress of a full download.
+    - ``with_parameters``: count a metadata-only model's weights from the Hub's
+      safetensors headers when it is stored (a few requests more; off by default).
 
     >>> ModelRequest(model_id="openai-community/gpt2", metadata_only=False).full
     True
@@ -75,6 +77,7 @@ class ModelRequest:
     skip_hf_fetch: bool = False
     upload: bool = True
     make_public: bool = False
+    with_parameters: bool = False
     on_bytes: ByteProgress | None = attrs.field(default=None, eq=False, repr=False)
 
     @property

@@ -42,6 +42,7 @@ from hgloc.serve._access import PUBLIC, Visibility
 from hgloc.serve._answers import model_info as model_info_body
 from hgloc.serve._answers import tree_listing
 from hgloc.serve._catalog import Catalog, Snapshot
+from hgloc.serve._compare_page import COMPARE_ROUTES
 from hgloc.serve._page import PAGE_HEADERS, render_page
 from hgloc.serve._replies import (
     JSON,
@@ -345,4 +346,5 @@ ROUTES: list[BaseRoute] = [
     HubRoute(Endpoint.MODEL_INFO, model_info),
     HubRoute(Endpoint.TREE, tree),
     HubRoute(Endpoint.RESOLVE, resolve),
+    *COMPARE_ROUTES,  # /compare and /api/hgloc/facts
 ]
