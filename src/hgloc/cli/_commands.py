@@ -184,8 +184,8 @@ def list_local_models(settings: Settings, as_json: bool) -> None:
 
     On a terminal: a table (past 1,000 models, aligned lines). Piped: one
     aligned line per model. --json prints a list of the documented dicts, one
-    a line (model_id, revision, commit, has_card, has_config, is_public,
-    is_full_model, path, cached_timestamp).
+    a line (model_id, revision, path, has_card, has_config, has_tokenizer,
+    is_full_model, is_public, commit, cached_timestamp, ambiguous).
 
     \b
     Examples:

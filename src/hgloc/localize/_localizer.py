@@ -23,7 +23,14 @@ from hgloc.layout import CARD_FILE, CONFIG_FILE, validate_model_id, validate_rev
 from hgloc.localize._bulk import ProgressCallback, prefetch, sync_all
 from hgloc.localize._hub_metadata import HubClient, parse_config
 from hgloc.localize._local import LocalStore
-from hgloc.localize._read_path import BucketCopy, HubTier, OwnCopy, PublicCopy, ReadPath
+from hgloc.localize._read_path import (
+    BucketCopy,
+    HubTier,
+    OwnCopy,
+    PublicCopy,
+    ReadPath,
+    StoredElsewhere,
+)
 from hgloc.localize._request import ModelRef, ModelRequest, parse_model_ref
 from hgloc.localize._results import ModelResult, PrefetchReport, failure
 from hgloc.localize._sharing import Sharing
@@ -80,9 +87,8 @@ class Localizer(AsyncResource):
             has_bucket=lambda: bool(self._local.bucket_folder),
         )  # fmt: skip
         own, public = OwnCopy(self._local), PublicCopy(self._local)
-        self._read_path = ReadPath(
-            self._local, [own, public, BucketCopy(self._local, self._bucket), hub]
-        )
+        elsewhere, bucket = StoredElsewhere(self._local), BucketCopy(self._local, self._bucket)
+        self._read_path = ReadPath(self._local, [own, public, elsewhere, bucket, hub])
 
     async def aclose(self) -> None:
         """Close the HTTP clients and the store."""
@@ -111,7 +117,7 @@ class Localizer(AsyncResource):
         return self._local.prefix(model_id, revision, public=public)
 
     async def cached(self, model_id: str, revision: str | None = None) -> CachedModel | None:
-        """The cached model, or ``None`` when the store does not hold it completely."""
+        """The cached model (any folder of the store, or an alias), or ``None``."""
         return await self._local.cached(model_id, revision)
 
     # -- one model -----------------------------------------------------------
