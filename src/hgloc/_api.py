@@ -7,6 +7,7 @@ its connection pool between calls.
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
@@ -14,19 +15,22 @@ from hgloc._transformers import load_config as _load_config
 from hgloc._transformers import require_transformers
 from hgloc.config import DEFAULT_CONCURRENCY, DEFAULT_SYNC_CONCURRENCY, Config
 from hgloc.errors import HglocError, NoBucketConfiguredError, StorePermissionError
+from hgloc.layout import validate_model_id
 from hgloc.localize import Localizer, ModelRef, PrefetchReport, ProgressCallback
 from hgloc.localize._results import failure
-from hgloc.store import cached_models
+from hgloc.store import CachedModel, adopt_folder, cached_models, store_prefix
 from hgloc.transfer import ByteProgress, Patterns
 
 if TYPE_CHECKING:
     from transformers import PretrainedConfig
 
 __all__ = [
+    "adopt",
     "download_model_metadata",
     "get_cached_model_card_content",
     "get_cached_model_config_content",
     "get_model_card_content",
+    "get_model_card_url",
     "get_model_config_content",
     "list_local_models",
     "list_s3_models",
@@ -44,10 +48,10 @@ async def download_model_metadata(
     revision: str | None = None,
     make_public: bool = False,
     skip_s3_upload: bool = False,
+    config: Config | None = None,
     skip_hf_fetch: bool = False,
     metadata_only: bool = True,
     *,
-    config: Config | None = None,
     refresh: bool = False,
     allow_patterns: Patterns = None,
     ignore_patterns: Patterns = None,
@@ -91,18 +95,57 @@ async def download_model_metadata(
     return True, result.path
 
 
-async def list_local_models(*, config: Config | None = None) -> list[dict[str, Any]]:
+async def list_local_models(
+    config: Config | None = None, public_access_only: bool = False, filter_by_bucket: bool = True
+) -> list[dict[str, Any]]:
     """Every model the local store holds completely, as dicts.
 
-    Keys: ``model_id``, ``revision``, ``has_card``, ``has_config``, ``path``,
-    ``commit``, ``is_public``, ``is_full_model``, ``cached_timestamp``.
+    Keys: HG-Localization's ``model_id``, ``revision``, ``path``, ``has_card``,
+    ``has_config``, ``has_tokenizer``, ``is_full_model``, ``is_public``, then
+    ``commit``, ``cached_timestamp`` and ``ambiguous`` (a folder written by
+    HG-Localization whose name could hold several ids: listed under the id
+    HG-Localization shows until ``hgloc adopt`` names it). Folders written by
+    HG-Localization are listed under the ids it shows; with a bucket configured,
+    models cached before it was are listed too. ``public_access_only``: only
+    the public copies (under ``public/``). ``filter_by_bucket`` is accepted for
+    HG-Localization's callers and ignored, as there.
     """
-    models = await cached_models(config if config is not None else Config.from_env())
+    del filter_by_bucket  # HG-Localization ignores it too
+    config = config if config is not None else Config.from_env()
+    models = await cached_models(config, public_only=public_access_only)
     return [m.as_dict() for m in models]
 
 
+def get_model_card_url(model_id: str) -> str:
+    """The model's page on the Hub (``https://huggingface.co/<id>``, or ``HF_ENDPOINT``'s)."""
+    return f"{Config().endpoint}/{validate_model_id(model_id)}"
+
+
+async def adopt(
+    folder: str | os.PathLike[str],
+    model_id: str,
+    revision: str | None = None,
+    *,
+    config: Config | None = None,
+) -> CachedModel:
+    """Name the model a folder written by HG-Localization holds; return it as cached.
+
+    ``folder``: the revision folder (``<store>/team-org_model_v2/default_revision``),
+    a path or relative to the store; a model folder with one revision folder
+    will do. ``revision=None`` reads it from the folder name. The metadata file
+    keeps HG-Localization's keys and gains hgloc's: the id, the revision, each
+    file's size and hash computed from the bytes (``hashes_source: "local"``).
+    ``download-model --refresh`` later replaces them with the Hub's.
+
+    >>> await adopt("team-org_model_v2/default_revision", "team-org/model_v2")  # doctest: +SKIP
+    """
+    config = config if config is not None else Config.from_env()
+    prefix = store_prefix(config.store_path, folder)
+    return await adopt_folder(config, prefix, model_id, revision)
+
+
 async def get_cached_model_card_content(
-    model_id: str, revision: str | None = None, *, config: Config | None = None
+    model_id: str, revision: str | None = None, config: Config | None = None
 ) -> str | None:
     """The cached model card, or ``None`` if it is not in the store. Makes no request."""
     async with Localizer(config) as loc:
@@ -110,7 +153,7 @@ async def get_cached_model_card_content(
 
 
 async def get_cached_model_config_content(
-    model_id: str, revision: str | None = None, *, config: Config | None = None
+    model_id: str, revision: str | None = None, config: Config | None = None
 ) -> dict[str, Any] | None:
     """The cached ``config.json`` as a dict, or ``None``. Makes no request."""
     async with Localizer(config) as loc:
@@ -195,7 +238,7 @@ async def load_config(
         return await _load_config(loc, model_id, revision)
 
 
-async def list_s3_models(*, config: Config | None = None) -> list[dict[str, Any]]:
+async def list_s3_models(config: Config | None = None) -> list[dict[str, Any]]:
     """The models in the team bucket, from its indexes, as dicts.
 
     Keys: ``model_id``, ``revision``, ``s3_prefix``, ``is_public``, ``has_card``,
@@ -215,7 +258,6 @@ async def sync_local_model_to_s3(
     model_id: str,
     revision: str | None = None,
     make_public: bool = False,
-    *,
     config: Config | None = None,
 ) -> tuple[bool, str]:
     """Upload a locally cached model to the bucket: ``(True, s3 location)`` or ``(False, why)``.
@@ -235,9 +277,9 @@ async def sync_local_model_to_s3(
 
 async def sync_all_local_models_to_s3(
     make_public: bool = False,
-    concurrency: int = DEFAULT_SYNC_CONCURRENCY,
-    *,
     config: Config | None = None,
+    *,
+    concurrency: int = DEFAULT_SYNC_CONCURRENCY,
     progress: ProgressCallback | None = None,
 ) -> PrefetchReport:
     """Upload every locally cached model; resumable, reports per model.

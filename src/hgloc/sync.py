@@ -20,10 +20,12 @@ from anyio.from_thread import BlockingPortalProvider
 from hgloc import _api
 
 __all__ = [
+    "adopt",
     "download_model_metadata",
     "get_cached_model_card_content",
     "get_cached_model_config_content",
     "get_model_card_content",
+    "get_model_card_url",
     "get_model_config_content",
     "list_local_models",
     "list_s3_models",
@@ -64,3 +66,5 @@ load_config = blocking(_api.load_config)
 list_s3_models = blocking(_api.list_s3_models)
 sync_local_model_to_s3 = blocking(_api.sync_local_model_to_s3)
 sync_all_local_models_to_s3 = blocking(_api.sync_all_local_models_to_s3)
+adopt = blocking(_api.adopt)
+get_model_card_url = _api.get_model_card_url  # no I/O: nothing to wait for

@@ -7,6 +7,7 @@ list it in ``_REGISTRARS`` below.
 
 from __future__ import annotations
 
+from hgloc.cli._adopt_command import register as register_adopt
 from hgloc.cli._app import cli
 from hgloc.cli._commands import register as register_metadata
 from hgloc.cli._prefetch import register as register_prefetch
@@ -22,6 +23,7 @@ _REGISTRARS = (
     register_bucket,
     register_verify,
     register_serve,
+    register_adopt,
 )
 
 for _register in _REGISTRARS:

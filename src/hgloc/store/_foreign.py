@@ -22,7 +22,9 @@ import datetime as dt
 import hashlib
 import json
 import logging
+import os
 from collections.abc import Iterable, Mapping
+from pathlib import Path
 from typing import Any
 
 import attrs
@@ -31,6 +33,7 @@ from huggingface_hub.utils.sha import git_hash
 from hgloc.backends import StorageBackend
 from hgloc.errors import (
     HglocError,
+    InvalidKeyError,
     InvalidModelIdError,
     LayoutCollisionError,
     ObjectNotFoundError,
@@ -56,6 +59,7 @@ __all__ = [
     "is_ambiguous",
     "is_model_folder",
     "shown_model_id",
+    "store_prefix",
 ]
 
 logger = logging.getLogger("hgloc")
@@ -117,6 +121,27 @@ def is_model_folder(prefix: str) -> bool:
     if head[:1] == ["public"]:
         head = head[1:]
     return head == [] or (len(head) == 2 and head[0] == "by_bucket")
+
+
+def store_prefix(store: Path, folder: str | os.PathLike[str]) -> str:
+    """The key of ``folder`` in the local store at ``store``.
+
+    ``folder``: a path (absolute, or relative to the working directory), else
+    relative to the store. A model folder with a single revision folder stands
+    for that one.
+    """
+    root = store.expanduser().resolve()
+    path = Path(folder).expanduser()
+    if not path.is_absolute() and not path.exists():
+        path = root / path
+    path = path.resolve()
+    if not path.is_relative_to(root) or path == root:
+        raise InvalidKeyError(f"{folder} is not a folder inside the store {root}")
+    if path.is_dir() and not {CARD_FILE, CONFIG_FILE} & {p.name for p in path.iterdir()}:
+        revisions = [p for p in path.iterdir() if p.is_dir()]
+        if len(revisions) == 1:
+            path = revisions[0]
+    return path.relative_to(root).as_posix()
 
 
 def hg_localization_metadata(raw: bytes) -> dict[str, Any] | None:
