@@ -110,7 +110,7 @@ def test_ambiguous_folder_is_warned_about_once(
 ) -> None:
     caplog.set_level(logging.WARNING, logger="hgloc")
     for _ in range(3):
-        sync.list_local_models(_config(store))
+        sync.list_local_models(config=_config(store))
     warnings = [r.getMessage() for r in caplog.records if "team-org_model_v2" in r.getMessage()]
     assert len(warnings) == 1
     (warning,) = warnings
@@ -127,9 +127,9 @@ def test_unambiguous_folders_are_adopted_keeping_hg_localizations_keys(
 ) -> None:
     before = {f.relpath: (store.root / f.relpath / METADATA_FILE) for f in store.folders}
     original = {k: json.loads(p.read_bytes()) for k, p in before.items() if p.exists()}
-    sync.list_local_models(_config(store))
+    sync.list_local_models(config=_config(store))
     bucket = {"s3_bucket_name": store.bucket, "s3_endpoint_url": store.endpoint_url}
-    sync.list_local_models(_config(store, **bucket))
+    sync.list_local_models(config=_config(store, **bucket))
     for folder in store.folders:
         path = store.root / folder.relpath / METADATA_FILE
         seen = folder.bucket_folder in (None, store.bucket_folder)

@@ -116,9 +116,12 @@ def test_modules_people_import() -> None:
         "sync_all_local_models_to_s3", "sync_local_model_to_s3",
     ]  # fmt: skip
     for name in functions:
-        # Blocking wrappers over the async core: the very functions of hgloc.sync.
-        assert getattr(hg_localization.model_manager, name) is getattr(sync, name)
-        assert getattr(hg_localization, name) is getattr(sync, name)
+        # hgloc.sync's blocking functions, in HG-Localization's positional order.
+        function = getattr(hg_localization.model_manager, name)
+        assert getattr(hg_localization, name) is function
+        params = inspect.signature(function).parameters
+        ours = inspect.signature(getattr(sync, name)).parameters
+        assert set(params) - {"filter_by_bucket", "options"} <= set(ours), name
     config_names = [
         "HGLocalizationConfig", "default_config", "S3_BUCKET_NAME", "S3_ENDPOINT_URL",
         "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "S3_DATA_PREFIX", "DATASETS_STORE_PATH",
@@ -148,9 +151,27 @@ def test_list_local_models_signature() -> None:
     assert params["config"].default is None and params["public_access_only"].default is False
     # HG-Localization's positional order for config elsewhere too.
     download = list(inspect.signature(hg_localization.download_model_metadata).parameters)
-    assert download[:5] == ["model_id", "revision", "make_public", "skip_s3_upload", "config"]
+    assert download[:7] == [
+        "model_id", "revision", "make_public", "skip_s3_upload", "config", "skip_hf_fetch",
+        "metadata_only",
+    ]  # fmt: skip
     sync_all = list(inspect.signature(hg_localization.sync_all_local_models_to_s3).parameters)
     assert sync_all[:2] == ["make_public", "config"]
+    one = list(inspect.signature(hg_localization.sync_local_model_to_s3).parameters)
+    assert one == ["model_id", "revision", "make_public", "config"]
+    for name in ("get_cached_model_card_content", "get_cached_model_config_content"):
+        params = list(inspect.signature(getattr(hg_localization, name)).parameters)
+        assert params == ["model_id", "revision", "config"]
+    assert list(inspect.signature(hg_localization.list_s3_models).parameters) == ["config"]
+
+
+def test_config_passed_positionally(tmp_path: Path) -> None:
+    store = write_store(tmp_path / "store")
+    config = Config(models_store_path=store.root, offline=True)
+    ok, path = hg_localization.download_model_metadata("gpt2", None, False, True, config)
+    assert ok and path == str(store.root / "gpt2" / "default_revision")
+    assert hg_localization.list_local_models(config, True)[0]["is_public"] is True
+    assert hg_localization.get_cached_model_card_content("gpt2", None, config)
 
 
 def test_hg_localize_console_script() -> None:

@@ -48,10 +48,10 @@ async def download_model_metadata(
     revision: str | None = None,
     make_public: bool = False,
     skip_s3_upload: bool = False,
-    config: Config | None = None,
     skip_hf_fetch: bool = False,
     metadata_only: bool = True,
     *,
+    config: Config | None = None,
     refresh: bool = False,
     allow_patterns: Patterns = None,
     ignore_patterns: Patterns = None,
@@ -96,7 +96,7 @@ async def download_model_metadata(
 
 
 async def list_local_models(
-    config: Config | None = None, public_access_only: bool = False, filter_by_bucket: bool = True
+    *, config: Config | None = None, public_access_only: bool = False
 ) -> list[dict[str, Any]]:
     """Every model the local store holds completely, as dicts.
 
@@ -107,10 +107,8 @@ async def list_local_models(
     HG-Localization shows until ``hgloc adopt`` names it). Folders written by
     HG-Localization are listed under the ids it shows; with a bucket configured,
     models cached before it was are listed too. ``public_access_only``: only
-    the public copies (under ``public/``). ``filter_by_bucket`` is accepted for
-    HG-Localization's callers and ignored, as there.
+    the public copies (under ``public/``).
     """
-    del filter_by_bucket  # HG-Localization ignores it too
     config = config if config is not None else Config.from_env()
     models = await cached_models(config, public_only=public_access_only)
     return [m.as_dict() for m in models]
@@ -145,7 +143,7 @@ async def adopt(
 
 
 async def get_cached_model_card_content(
-    model_id: str, revision: str | None = None, config: Config | None = None
+    model_id: str, revision: str | None = None, *, config: Config | None = None
 ) -> str | None:
     """The cached model card, or ``None`` if it is not in the store. Makes no request."""
     async with Localizer(config) as loc:
@@ -153,7 +151,7 @@ async def get_cached_model_card_content(
 
 
 async def get_cached_model_config_content(
-    model_id: str, revision: str | None = None, config: Config | None = None
+    model_id: str, revision: str | None = None, *, config: Config | None = None
 ) -> dict[str, Any] | None:
     """The cached ``config.json`` as a dict, or ``None``. Makes no request."""
     async with Localizer(config) as loc:
@@ -238,7 +236,7 @@ async def load_config(
         return await _load_config(loc, model_id, revision)
 
 
-async def list_s3_models(config: Config | None = None) -> list[dict[str, Any]]:
+async def list_s3_models(*, config: Config | None = None) -> list[dict[str, Any]]:
     """The models in the team bucket, from its indexes, as dicts.
 
     Keys: ``model_id``, ``revision``, ``s3_prefix``, ``is_public``, ``has_card``,
@@ -258,6 +256,7 @@ async def sync_local_model_to_s3(
     model_id: str,
     revision: str | None = None,
     make_public: bool = False,
+    *,
     config: Config | None = None,
 ) -> tuple[bool, str]:
     """Upload a locally cached model to the bucket: ``(True, s3 location)`` or ``(False, why)``.
@@ -277,9 +276,9 @@ async def sync_local_model_to_s3(
 
 async def sync_all_local_models_to_s3(
     make_public: bool = False,
-    config: Config | None = None,
-    *,
     concurrency: int = DEFAULT_SYNC_CONCURRENCY,
+    *,
+    config: Config | None = None,
     progress: ProgressCallback | None = None,
 ) -> PrefetchReport:
     """Upload every locally cached model; resumable, reports per model.
