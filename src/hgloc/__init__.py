@@ -19,10 +19,12 @@ from hgloc._version import __version__
 
 # public name -> module that defines it
 _EXPORTS = {
+    "adopt": "hgloc._api",
     "download_model_metadata": "hgloc._api",
     "get_cached_model_card_content": "hgloc._api",
     "get_cached_model_config_content": "hgloc._api",
     "get_model_card_content": "hgloc._api",
+    "get_model_card_url": "hgloc._api",
     "get_model_config_content": "hgloc._api",
     "list_local_models": "hgloc._api",
     "load_config": "hgloc._api",
@@ -105,6 +107,7 @@ __all__ = [
     "VerifyReport",
     "VerifyResult",
     "__version__",
+    "adopt",
     "compare",
     "download_model_metadata",
     "export_models",
@@ -112,6 +115,7 @@ __all__ = [
     "get_cached_model_card_content",
     "get_cached_model_config_content",
     "get_model_card_content",
+    "get_model_card_url",
     "get_model_config_content",
     "import_cache",
     "import_folder",
@@ -129,10 +133,12 @@ __all__ = [
 
 if TYPE_CHECKING:
     from hgloc._api import (
+        adopt,
         download_model_metadata,
         get_cached_model_card_content,
         get_cached_model_config_content,
         get_model_card_content,
+        get_model_card_url,
         get_model_config_content,
         list_local_models,
         list_s3_models,

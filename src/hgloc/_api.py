@@ -7,6 +7,7 @@ its connection pool between calls.
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
@@ -14,19 +15,22 @@ from hgloc._transformers import load_config as _load_config
 from hgloc._transformers import require_transformers
 from hgloc.config import DEFAULT_CONCURRENCY, DEFAULT_SYNC_CONCURRENCY, Config
 from hgloc.errors import HglocError, NoBucketConfiguredError, StorePermissionError
+from hgloc.layout import validate_model_id
 from hgloc.localize import Localizer, ModelRef, PrefetchReport, ProgressCallback
 from hgloc.localize._results import failure
-from hgloc.store import cached_models
+from hgloc.store import CachedModel, adopt_folder, cached_models, store_prefix
 from hgloc.transfer import ByteProgress, Patterns
 
 if TYPE_CHECKING:
     from transformers import PretrainedConfig
 
 __all__ = [
+    "adopt",
     "download_model_metadata",
     "get_cached_model_card_content",
     "get_cached_model_config_content",
     "get_model_card_content",
+    "get_model_card_url",
     "get_model_config_content",
     "list_local_models",
     "list_s3_models",
@@ -91,14 +95,51 @@ async def download_model_metadata(
     return True, result.path
 
 
-async def list_local_models(*, config: Config | None = None) -> list[dict[str, Any]]:
+async def list_local_models(
+    *, config: Config | None = None, public_access_only: bool = False
+) -> list[dict[str, Any]]:
     """Every model the local store holds completely, as dicts.
 
-    Keys: ``model_id``, ``revision``, ``has_card``, ``has_config``, ``path``,
-    ``commit``, ``is_public``, ``is_full_model``, ``cached_timestamp``.
+    Keys: HG-Localization's ``model_id``, ``revision``, ``path``, ``has_card``,
+    ``has_config``, ``has_tokenizer``, ``is_full_model``, ``is_public``, then
+    ``commit``, ``cached_timestamp`` and ``ambiguous`` (a folder written by
+    HG-Localization whose name could hold several ids: listed under the id
+    HG-Localization shows until ``hgloc adopt`` names it). Folders written by
+    HG-Localization are listed under the ids it shows; with a bucket configured,
+    models cached before it was are listed too. ``public_access_only``: only
+    the public copies (under ``public/``).
     """
-    models = await cached_models(config if config is not None else Config.from_env())
+    config = config if config is not None else Config.from_env()
+    models = await cached_models(config, public_only=public_access_only)
     return [m.as_dict() for m in models]
+
+
+def get_model_card_url(model_id: str) -> str:
+    """The model's page on the Hub (``https://huggingface.co/<id>``, or ``HF_ENDPOINT``'s)."""
+    return f"{Config().endpoint}/{validate_model_id(model_id)}"
+
+
+async def adopt(
+    folder: str | os.PathLike[str],
+    model_id: str,
+    revision: str | None = None,
+    *,
+    config: Config | None = None,
+) -> CachedModel:
+    """Name the model a folder written by HG-Localization holds; return it as cached.
+
+    ``folder``: the revision folder (``<store>/team-org_model_v2/default_revision``),
+    a path or relative to the store; a model folder with one revision folder
+    will do. ``revision=None`` reads it from the folder name. The metadata file
+    keeps HG-Localization's keys and gains hgloc's: the id, the revision, each
+    file's size and hash computed from the bytes (``hashes_source: "local"``).
+    ``download-model --refresh`` later replaces them with the Hub's.
+
+    >>> await adopt("team-org_model_v2/default_revision", "team-org/model_v2")  # doctest: +SKIP
+    """
+    config = config if config is not None else Config.from_env()
+    prefix = store_prefix(config.store_path, folder)
+    return await adopt_folder(config, prefix, model_id, revision)
 
 
 async def get_cached_model_card_content(

@@ -8,10 +8,11 @@ token file of ``hf auth login``), ``HF_HUB_OFFLINE``.
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 import attrs
 
@@ -119,7 +120,7 @@ class Config:
     fetch_parameters: bool = attrs.field(default=False, converter=_flag)
 
     @classmethod
-    def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Config:
+    def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Self:
         """Build a config from ``HGLOC_*`` variables, then apply ``overrides``.
 
         >>> Config.from_env({"HGLOC_MODELS_STORE_PATH": "/srv/models"}).store_path
@@ -174,6 +175,97 @@ class Config:
 
         return bucket_id(self.s3_bucket_name, self.s3_endpoint_url)
 
+    # HG-Localization's names for the same facts.
 
-HGLocalizationConfig = Config
-"""The documented name of :class:`Config`, for HG-Localization users."""
+    def is_s3_configured(self) -> bool:
+        """A bucket and both AWS keys are set (HG-Localization's test for using S3)."""
+        return bool(self.s3_bucket_name and self.has_credentials())
+
+    def has_credentials(self) -> bool:
+        """Both AWS keys are set."""
+        return bool(self.aws_access_key_id and self.aws_secret_access_key)
+
+    @property
+    def public_models_store_path(self) -> Path:
+        """Where the public copies live: ``<store>/public``."""
+        return self.store_path / "public"
+
+
+# HG-Localization's dataset settings: accepted, ignored (hgloc handles models only).
+_DATASET_DEFAULTS: dict[str, Any] = {
+    "datasets_store_path": None,
+    "default_config_name": "default_config",
+    "public_datasets_json_key": "public_datasets.json",
+    "public_datasets_zip_dir_prefix": "public_datasets_zip",
+    "private_datasets_index_key": "private_datasets_index.json",
+}
+_dataset_warning_given = False
+
+
+class HGLocalizationConfig(Config):
+    """:class:`Config` called as HG-Localization's ``HGLocalizationConfig``.
+
+    Takes HG-Localization's 14 arguments, positionally in its order too, and
+    any :class:`Config` field by keyword. The dataset arguments are kept as
+    attributes and otherwise ignored (one warning per process). As in
+    HG-Localization, ``models_store_path=None`` means ``$HGLOC_MODELS_STORE_PATH``
+    when set (else hgloc's default store).
+
+    >>> HGLocalizationConfig("team-models", None, "key", "secret").is_s3_configured()
+    True
+    """
+
+    datasets_store_path: str | os.PathLike[str] | None
+    default_config_name: str
+    public_datasets_json_key: str
+    public_datasets_zip_dir_prefix: str
+    private_datasets_index_key: str
+
+    def __init__(  # HG-Localization's signature, argument for argument
+        self,
+        s3_bucket_name: str | None = None,
+        s3_endpoint_url: str | None = None,
+        aws_access_key_id: str | None = None,
+        aws_secret_access_key: str | None = None,
+        s3_data_prefix: str | None = "",
+        datasets_store_path: str | os.PathLike[str] | None = None,
+        models_store_path: str | os.PathLike[str] | None = None,
+        default_config_name: str = "default_config",
+        default_revision_name: str = "default_revision",
+        public_datasets_json_key: str = "public_datasets.json",
+        public_datasets_zip_dir_prefix: str = "public_datasets_zip",
+        public_models_json_key: str = "public_models.json",
+        private_datasets_index_key: str = "private_datasets_index.json",
+        private_models_index_key: str = "private_models_index.json",
+        **fields: Any,
+    ) -> None:
+        if models_store_path is None:
+            models_store_path = os.environ.get("HGLOC_MODELS_STORE_PATH") or None
+        super().__init__(
+            s3_bucket_name=s3_bucket_name,
+            s3_endpoint_url=s3_endpoint_url,
+            aws_access_key_id=aws_access_key_id,
+            aws_secret_access_key=aws_secret_access_key,
+            s3_data_prefix=s3_data_prefix,
+            models_store_path=models_store_path,
+            default_revision_name=default_revision_name,
+            public_models_json_key=public_models_json_key,
+            private_models_index_key=private_models_index_key,
+            **fields,
+        )
+        datasets = {
+            "datasets_store_path": datasets_store_path,
+            "default_config_name": default_config_name,
+            "public_datasets_json_key": public_datasets_json_key,
+            "public_datasets_zip_dir_prefix": public_datasets_zip_dir_prefix,
+            "private_datasets_index_key": private_datasets_index_key,
+        }
+        for name, value in datasets.items():
+            object.__setattr__(self, name, value)
+        given = sorted(k for k, v in datasets.items() if v != _DATASET_DEFAULTS[k])
+        global _dataset_warning_given
+        if given and not _dataset_warning_given:
+            _dataset_warning_given = True
+            logging.getLogger("hgloc").warning(
+                "HGLocalizationConfig: %s ignored; hgloc handles models only", ", ".join(given)
+            )

@@ -27,7 +27,9 @@ from hgloc.errors import IndexCorruptError, InvalidModelIdError
 __all__ = [
     "CARD_FILE",
     "CONFIG_FILE",
+    "HASHES_LOCAL",
     "METADATA_FILE",
+    "TOKENIZER_FILES",
     "FileRecord",
     "ModelRecord",
     "bucket_id",
@@ -42,6 +44,9 @@ CARD_FILE = "model_card.md"
 CONFIG_FILE = "config.json"
 METADATA_FILE = ".hg_localization_bucket_metadata.json"
 CARD_REPO_PATH = "README.md"
+# A folder holds a tokenizer when it has one of these (HG-Localization's rule).
+TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json")
+HASHES_LOCAL = "local"  # ModelRecord.hashes_source: hashed from the stored bytes, not the Hub's
 
 _UNSAFE = re.compile(r'[/\\:*?"<>| ]')
 # The Hub's own rule for a repo name, ASCII only: look-alike letters from other
@@ -234,6 +239,10 @@ class ModelRecord:
     s3_endpoint_url: str | None = None
     s3_data_prefix: str | None = None
     resolved_repo_id: str | None = None
+    # "local": the hashes were computed from the bytes of an adopted folder, not given by the Hub.
+    hashes_source: str | None = None
+    # Never stored: set on a record inferred from a folder name that could hold several ids.
+    ambiguous: bool = attrs.field(default=False, eq=False)
 
     @property
     def has_card(self) -> bool:
@@ -242,6 +251,10 @@ class ModelRecord:
     @property
     def has_config(self) -> bool:
         return CONFIG_FILE in self.files
+
+    @property
+    def has_tokenizer(self) -> bool:
+        return any(name in self.files for name in TOKENIZER_FILES)
 
     def to_bytes(self) -> bytes:
         data: dict[str, Any] = {
@@ -259,6 +272,8 @@ class ModelRecord:
             "files": {name: rec.as_json() for name, rec in sorted(self.files.items())},
             "hgloc_format": 1,
         }
+        if self.hashes_source:
+            data["hashes_source"] = self.hashes_source
         return json.dumps(data, indent=2, ensure_ascii=False).encode()
 
     @classmethod
@@ -300,4 +315,5 @@ class ModelRecord:
             s3_endpoint_url=data.get("s3_endpoint_url"),
             s3_data_prefix=data.get("s3_data_prefix"),
             resolved_repo_id=data.get("resolved_repo_id"),
+            hashes_source=data.get("hashes_source"),
         )

@@ -21,6 +21,7 @@ from hgloc import _api, hf_cache
 from hgloc.facts import api as _facts
 
 __all__ = [
+    "adopt",
     "compare",
     "download_model_metadata",
     "export_models",
@@ -28,6 +29,7 @@ __all__ = [
     "get_cached_model_card_content",
     "get_cached_model_config_content",
     "get_model_card_content",
+    "get_model_card_url",
     "get_model_config_content",
     "import_cache",
     "import_folder",
@@ -81,3 +83,5 @@ compare = blocking(_facts.compare)
 fetch_parameters = blocking(_facts.fetch_parameters)
 model_facts = blocking(_facts.model_facts)
 rebuild_index = blocking(_facts.rebuild_index)
+adopt = blocking(_api.adopt)
+get_model_card_url = _api.get_model_card_url  # no I/O: nothing to wait for

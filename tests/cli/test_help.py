@@ -19,9 +19,8 @@ COMMANDS = sorted(cli.commands)
 
 def test_command_tree() -> None:
     assert COMMANDS == [
-        "compare", "download-model", "export", "import", "list-local-models", "list-s3-models",
-        "prefetch", "query",
-        "serve",
+        "adopt", "compare", "download-model", "export", "import", "list-local-models",
+        "list-s3-models", "prefetch", "query", "serve",
         "show-model-card", "show-model-config", "sync-all-local-models-to-s3",
         "sync-local-model-to-s3", "verify",
     ]  # fmt: skip

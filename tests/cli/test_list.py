@@ -43,8 +43,8 @@ def test_listing(run: Run, store: Path) -> None:
     listed = json.loads(run("list-local-models", "--json").stdout)
     assert [m["model_id"] for m in listed] == ["hgloc-test/config-only", "hgloc-test/revisions"]
     assert set(listed[0]) == {
-        "model_id", "revision", "commit", "has_card", "has_config", "is_public",
-        "is_full_model", "path", "cached_timestamp",
+        "model_id", "revision", "commit", "has_card", "has_config", "has_tokenizer",
+        "is_public", "is_full_model", "path", "cached_timestamp", "ambiguous",
     }  # fmt: skip
     assert len(listed[1]["commit"]) == 40
 

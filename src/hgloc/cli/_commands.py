@@ -184,8 +184,8 @@ def list_local_models(settings: Settings, as_json: bool) -> None:
 
     On a terminal: a table (past 1,000 models, aligned lines). Piped: one
     aligned line per model. --json prints a list of the documented dicts, one
-    a line (model_id, revision, commit, has_card, has_config, is_public,
-    is_full_model, path, cached_timestamp).
+    a line (model_id, revision, path, has_card, has_config, has_tokenizer,
+    is_full_model, is_public, commit, cached_timestamp, ambiguous).
 
     \b
     Examples:
@@ -215,7 +215,7 @@ def list_local_models(settings: Settings, as_json: bool) -> None:
 
 async def _cached_or_hub(config: Config, ref: ModelRef, what: str, *, try_hub: bool) -> Any:
     """The card (``what="card"``) or the config, from the store, else from the Hub if allowed."""
-    from hgloc.localize import Localizer
+    from hgloc.localize import Localizer, find_renamed
 
     async with Localizer(config) as loc:
         if what == "card":
@@ -224,6 +224,11 @@ async def _cached_or_hub(config: Config, ref: ModelRef, what: str, *, try_hub: b
             found = await loc.cached_config(ref.model_id, ref.revision)
         if found is not None:
             return found
+        # A name the Hub redirects (a renamed repo) to a model the store holds.
+        if await find_renamed(loc, ref.model_id, ref.revision) is not None:
+            if what == "card":
+                return await loc.cached_card(ref.model_id, ref.revision)
+            return await loc.cached_config(ref.model_id, ref.revision)
         if try_hub:
             if what == "card":
                 return await loc.hub_card(ref.model_id, ref.revision)

@@ -7,6 +7,7 @@ list it in ``_REGISTRARS`` below.
 
 from __future__ import annotations
 
+from hgloc.cli._adopt_command import register as register_adopt
 from hgloc.cli._app import cli
 from hgloc.cli._commands import register as register_metadata
 from hgloc.cli._facts_commands import register as register_facts
@@ -26,6 +27,7 @@ _REGISTRARS = (
     register_serve,
     register_hf_cache,
     register_facts,
+    register_adopt,
 )
 
 for _register in _REGISTRARS:

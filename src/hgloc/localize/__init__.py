@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from hgloc.localize._bulk import ProgressCallback
 from hgloc.localize._localizer import Localizer
+from hgloc.localize._renames import find_renamed
 from hgloc.localize._request import ModelRef, ModelRequest, parse_model_ref
 from hgloc.localize._results import ModelResult, PrefetchReport, Source, Status
 from hgloc.localize._verify import VerifyReport, VerifyResult
@@ -25,5 +26,6 @@ __all__ = [
     "Status",
     "VerifyReport",
     "VerifyResult",
+    "find_renamed",
     "parse_model_ref",
 ]

@@ -25,7 +25,15 @@ from hgloc.layout import CARD_FILE, CONFIG_FILE, validate_model_id, validate_rev
 from hgloc.localize._bulk import ProgressCallback, prefetch, sync_all
 from hgloc.localize._hub_metadata import HubClient, parse_config
 from hgloc.localize._local import LocalStore
-from hgloc.localize._read_path import BucketCopy, HubTier, OwnCopy, PublicCopy, ReadPath, Tier
+from hgloc.localize._read_path import (
+    BucketCopy,
+    HubTier,
+    OwnCopy,
+    PublicCopy,
+    ReadPath,
+    StoredElsewhere,
+    Tier,
+)
 from hgloc.localize._request import ModelRef, ModelRequest, parse_model_ref
 from hgloc.localize._results import ModelResult, PrefetchReport, failure
 from hgloc.localize._sharing import Sharing
@@ -82,7 +90,8 @@ class Localizer(AsyncResource):
             has_bucket=lambda: bool(self._local.bucket_folder),
         )  # fmt: skip
         own, public = OwnCopy(self._local), PublicCopy(self._local)
-        tiers: list[Tier] = [own, public, BucketCopy(self._local, self._bucket), hub]
+        elsewhere, bucket = StoredElsewhere(self._local), BucketCopy(self._local, self._bucket)
+        tiers: list[Tier] = [own, public, elsewhere, bucket, hub]
         self._read_path = ReadPath(self._local, tiers, on_stored=partial(model_stored, self))
 
     async def aclose(self) -> None:
@@ -112,7 +121,7 @@ class Localizer(AsyncResource):
         return self._local.prefix(model_id, revision, public=public)
 
     async def cached(self, model_id: str, revision: str | None = None) -> CachedModel | None:
-        """The cached model, or ``None`` when the store does not hold it completely."""
+        """The cached model (any folder of the store, or an alias), or ``None``."""
         return await self._local.cached(model_id, revision)
 
     # -- one model -----------------------------------------------------------

@@ -1,8 +1,8 @@
 """The read path: tiers asked in order until one answers for a model.
 
-Own store → public copy → team bucket (or its public manifest) → Hub. Each
-tier's ``get(lookup)`` returns a result or ``None`` (not mine to answer); the
-Hub always answers, or raises.
+Own store → public copy → another folder of the store (or alias) → team bucket
+(or its public manifest) → Hub. Each tier's ``get(lookup)`` returns a result or
+``None`` (not mine to answer); the Hub always answers, or raises.
 """
 
 from __future__ import annotations
@@ -24,7 +24,16 @@ from hgloc.localize._results import ModelResult, Source, Status
 from hgloc.sources import HuggingFaceSource
 from hgloc.transfer import FullModelJob, TransferSettings, staging_root
 
-__all__ = ["BucketCopy", "HubTier", "Lookup", "OwnCopy", "PublicCopy", "ReadPath", "Tier"]
+__all__ = [
+    "BucketCopy",
+    "HubTier",
+    "Lookup",
+    "OwnCopy",
+    "PublicCopy",
+    "ReadPath",
+    "StoredElsewhere",
+    "Tier",
+]
 
 logger = logging.getLogger("hgloc")
 
@@ -76,10 +85,38 @@ class ReadPath:
         for tier in self.tiers:
             result = await tier.get(lookup)
             if result is not None:
+                if result.source is Source.HUB and result.status is Status.FETCHED:
+                    await self._remember_rename(prefix)
                 if result.status is Status.FETCHED and self.on_stored is not None:
                     await self.on_stored(request)
                 return result
         raise AssertionError("the last tier of a read path always answers")
+
+    async def _remember_rename(self, prefix: str) -> None:
+        """The Hub redirected the id (a renamed repo): the new name finds the copy too."""
+        record = await self.local.models.load(prefix)
+        if record is not None and record.resolved_repo_id:
+            await self.local.aliases.add(record.resolved_repo_id, record.model_id)
+
+
+class StoredElsewhere:
+    """Another folder of the store holding the model: cached before a bucket was
+    configured, HG-Localization's public folder, or under another name (an alias)."""
+
+    def __init__(self, local: LocalStore) -> None:
+        self.local = local
+
+    async def get(self, lookup: Lookup) -> ModelResult | None:
+        req = lookup.request
+        if lookup.existing is not None or req.refresh:
+            return None
+        found = await self.local.find(req.model_id, req.revision)
+        if found is None or found.prefix == lookup.prefix:
+            return None
+        if req.full and not found.record.is_full_model:
+            return None
+        path = self.local.location(found.prefix)
+        return lookup.result(Status.SKIPPED, found.record.commit, Source.STORE, path)
 
 
 class OwnCopy:

@@ -88,13 +88,15 @@ class Sharing:
         validate_model_id(model_id)
         validate_revision(revision)
         tier = await self.bucket.require()
-        prefix = self.local.prefix(model_id, revision)
-        record = await self.local.models.load_model(prefix, model_id, revision)
-        if record is None:
+        found = await self.local.find(model_id, revision)
+        if found is None:
+            where = self.local.location(self.local.prefix(model_id, revision))
             raise ObjectNotFoundError(
-                f"{model_id!r} is not in the local store {self.local.location(prefix)}; "
-                "download it first"
+                f"{model_id!r} is not in the local store {where}; download it first"
             )
+        # It may be held under another name (an alias) or in a folder of no bucket.
+        prefix, record = found.prefix, found.record
+        model_id = record.model_id
         backend = self.local.backend
 
         def read_local(name: str) -> AsyncIterator[bytes]:

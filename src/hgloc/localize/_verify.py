@@ -177,7 +177,10 @@ class Verifier:
 
         async def check(model: CachedModel) -> VerifyResult | None:
             public = "/public/" in f"/{model.path}"
-            prefix = self.local.prefix(model.model_id, model.revision, public=public)
+            # The listing knows the folder (it may be outside this bucket setting's own).
+            prefix = model.prefix or self.local.prefix(
+                model.model_id, model.revision, public=public
+            )
             record = await self.local.models.load(prefix)
             if record is None:  # removed while we looked
                 return None
