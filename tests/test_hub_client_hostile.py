@@ -202,6 +202,12 @@ async def test_a_file_without_etag_gets_the_hash_of_the_bytes_received(
     meta_path = tmp_path / "store" / "hostile_m0" / "default_revision" / METADATA_FILE
     meta = json.loads(meta_path.read_text())
     assert meta["files"]["config.json"]["git_sha1"] == git_blob_sha1(CONFIG)
+    assert meta["hashes_source"] == "received"  # marked: not the Hub's word, the bytes' own
+    # ... so tampering with the stored copy is visible to verify.
+    config_path = meta_path.parent / "config.json"
+    config_path.write_bytes(config_path.read_bytes().replace(b"{", b"[", 1))
+    report = await loc.verify(["hostile/m0"])
+    assert report.damaged
 
 
 # -- 10: no network, or a wrong endpoint, fails fast --------------------------------------------

@@ -28,6 +28,7 @@ __all__ = [
     "CARD_FILE",
     "CONFIG_FILE",
     "HASHES_LOCAL",
+    "HASHES_RECEIVED",
     "METADATA_FILE",
     "TOKENIZER_FILES",
     "FileRecord",
@@ -47,6 +48,8 @@ CARD_REPO_PATH = "README.md"
 # A folder holds a tokenizer when it has one of these (HG-Localization's rule).
 TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json")
 HASHES_LOCAL = "local"  # ModelRecord.hashes_source: hashed from the stored bytes, not the Hub's
+# ModelRecord.hashes_source: a file came without an ETag; its hash is of the bytes received.
+HASHES_RECEIVED = "received"
 
 _UNSAFE = re.compile(r'[/\\:*?"<>| ]')
 # The Hub's own rule for a repo name, ASCII only: look-alike letters from other
@@ -239,7 +242,8 @@ class ModelRecord:
     s3_endpoint_url: str | None = None
     s3_data_prefix: str | None = None
     resolved_repo_id: str | None = None
-    # "local": the hashes were computed from the bytes of an adopted folder, not given by the Hub.
+    # "local": the hashes were computed from the bytes of an adopted folder, not given by the Hub;
+    # "received": at least one file came without an ETag, so its hash is of the bytes received.
     hashes_source: str | None = None
     # Never stored: set on a record inferred from a folder name that could hold several ids.
     ambiguous: bool = attrs.field(default=False, eq=False)

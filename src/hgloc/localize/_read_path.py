@@ -16,12 +16,19 @@ import attrs
 
 from hgloc.bucket import BucketAccess, checked_stream
 from hgloc.errors import OfflineModeError
-from hgloc.layout import CARD_FILE, CONFIG_FILE, METADATA_FILE, FileRecord, ModelRecord
+from hgloc.layout import (
+    CARD_FILE,
+    CONFIG_FILE,
+    HASHES_RECEIVED,
+    METADATA_FILE,
+    FileRecord,
+    ModelRecord,
+)
 from hgloc.localize._hub_metadata import DEFAULT_BRANCH, HubClient, fetch_metadata
 from hgloc.localize._local import LocalStore, now
 from hgloc.localize._request import ModelRequest
 from hgloc.localize._results import ModelResult, Source, Status
-from hgloc.sources import HuggingFaceSource
+from hgloc.sources import HashSource, HuggingFaceSource
 from hgloc.transfer import FullModelJob, TransferSettings, staging_root
 
 __all__ = [
@@ -265,6 +272,8 @@ class HubTier:
         record = self.local.record(
             req.model_id, req.revision, first.commit, records, repo_id=first.resolved_repo_id
         )
+        if any(f is not None and f.hash_source is HashSource.LOCAL for f in (card, config)):
+            record = attrs.evolve(record, hashes_source=HASHES_RECEIVED)
         # A full download of this folder may have finished meanwhile (it takes the
         # same lock): never replace its record with a metadata-only one.
         async with self.local.locks.task_lock(prefix):
