@@ -26,6 +26,7 @@ from hgloc.errors import IndexCorruptError, InvalidModelIdError
 
 __all__ = [
     "CARD_FILE",
+    "COLLECTIONS_FOLDER",
     "CONFIG_FILE",
     "METADATA_FILE",
     "FileRecord",
@@ -42,6 +43,8 @@ CARD_FILE = "model_card.md"
 CONFIG_FILE = "config.json"
 METADATA_FILE = ".hg_localization_bucket_metadata.json"
 CARD_REPO_PATH = "README.md"
+# Reserved names in a store root: never a model folder (a model id cannot start with '.').
+COLLECTIONS_FOLDER = ".hgloc-collections"
 
 _UNSAFE = re.compile(r'[/\\:*?"<>| ]')
 # The Hub's own rule for a repo name, ASCII only: look-alike letters from other

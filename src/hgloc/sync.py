@@ -17,20 +17,31 @@ from typing import ParamSpec, TypeVar
 
 from anyio.from_thread import BlockingPortalProvider
 
-from hgloc import _api
+from hgloc import _api, collections, versions
 
 __all__ = [
+    "add_to_collection",
+    "create_collection",
     "download_model_metadata",
     "get_cached_model_card_content",
     "get_cached_model_config_content",
+    "get_collection",
     "get_model_card_content",
     "get_model_config_content",
+    "list_collections",
     "list_local_models",
     "list_s3_models",
     "load_config",
+    "lock",
+    "lock_collection",
     "prefetch",
+    "refs",
+    "remove_from_collection",
+    "stored_refs",
     "sync_all_local_models_to_s3",
+    "sync_collection",
     "sync_local_model_to_s3",
+    "verify_locked",
 ]
 
 P = ParamSpec("P")
@@ -64,3 +75,16 @@ load_config = blocking(_api.load_config)
 list_s3_models = blocking(_api.list_s3_models)
 sync_local_model_to_s3 = blocking(_api.sync_local_model_to_s3)
 sync_all_local_models_to_s3 = blocking(_api.sync_all_local_models_to_s3)
+
+# versions, lock files and collections
+lock = blocking(versions.lock)
+refs = blocking(versions.refs)
+stored_refs = blocking(versions.stored_refs)
+verify_locked = blocking(versions.verify_locked)
+create_collection = blocking(collections.create_collection)
+add_to_collection = blocking(collections.add_to_collection)
+remove_from_collection = blocking(collections.remove_from_collection)
+list_collections = blocking(collections.list_collections)
+get_collection = blocking(collections.get_collection)
+sync_collection = blocking(collections.sync_collection)
+lock_collection = blocking(collections.lock_collection)

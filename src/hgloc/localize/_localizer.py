@@ -23,9 +23,10 @@ from hgloc.layout import CARD_FILE, CONFIG_FILE, validate_model_id, validate_rev
 from hgloc.localize._bulk import ProgressCallback, prefetch, sync_all
 from hgloc.localize._hub_metadata import HubClient, parse_config
 from hgloc.localize._local import LocalStore
-from hgloc.localize._read_path import BucketCopy, HubTier, OwnCopy, PublicCopy, ReadPath
+from hgloc.localize._read_path import BucketCopy, HubTier, OwnCopy, PublicCopy, ReadPath, Tier
 from hgloc.localize._request import ModelRef, ModelRequest, parse_model_ref
 from hgloc.localize._results import ModelResult, PrefetchReport, failure
+from hgloc.localize._shared_files import sharing_tiers
 from hgloc.localize._sharing import Sharing
 from hgloc.localize._verify import Verifier, VerifyReport
 from hgloc.sources import HuggingFaceSource, RetryPolicy
@@ -80,9 +81,8 @@ class Localizer(AsyncResource):
             has_bucket=lambda: bool(self._local.bucket_folder),
         )  # fmt: skip
         own, public = OwnCopy(self._local), PublicCopy(self._local)
-        self._read_path = ReadPath(
-            self._local, [own, public, BucketCopy(self._local, self._bucket), hub]
-        )
+        tiers: list[Tier] = [own, public, BucketCopy(self._local, self._bucket), hub]
+        self._read_path = ReadPath(self._local, sharing_tiers(tiers, self.backend))
 
     async def aclose(self) -> None:
         """Close the HTTP clients and the store."""
