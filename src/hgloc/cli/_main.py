@@ -8,11 +8,13 @@ list it in ``_REGISTRARS`` below.
 from __future__ import annotations
 
 from hgloc.cli._app import cli
+from hgloc.cli._collection_commands import register as register_collections
 from hgloc.cli._commands import register as register_metadata
 from hgloc.cli._prefetch import register as register_prefetch
 from hgloc.cli._s3_commands import register as register_bucket
 from hgloc.cli._serve_command import register as register_serve
 from hgloc.cli._verify_command import register as register_verify
+from hgloc.cli._versions_commands import register as register_versions
 
 __all__ = ["cli", "main"]
 
@@ -22,6 +24,8 @@ _REGISTRARS = (
     register_bucket,
     register_verify,
     register_serve,
+    register_versions,
+    register_collections,
 )
 
 for _register in _REGISTRARS:

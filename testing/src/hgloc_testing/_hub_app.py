@@ -45,6 +45,7 @@ from ._replies import (
     repo_facts,
     send_reply,
 )
+from ._refs_route import refs_body, refs_repo_id
 from ._repos import FileEntry, Repo
 
 __all__ = ["ConnectionDropped", "Grant", "HubApp", "RequestRecord"]
@@ -275,6 +276,8 @@ class HubApp:
             return plain(404, "Not Found")
         if segs[0] == "cdn":
             return self._cdn(req)
+        if (refs_of := refs_repo_id(segs)) is not None and refs_of in self.repos:
+            return self._refs(req, refs_of)
         where = parse_hub_path(segs, self._known)
         if where is None:
             return plain(404, "Not Found")
@@ -286,6 +289,13 @@ class HubApp:
         if where.endpoint is Endpoint.MODEL_INFO:
             return self._info(req, repo, where.revision)
         return self._tree(req, repo, where.revision or "", where.path)
+
+    def _refs(self, req: _Request, repo_id: str) -> Reply:
+        repo = self.repos[repo_id]
+        if repo.private and (req.grant is None or not req.grant.allows(repo)):
+            return self._repo_not_found(req)
+        prs = any(k == b"include_prs" and v == b"1" for k, v in query_pairs(req.query))
+        return json_reply(refs_body(repo, include_prs=prs))
 
     def _known(self, repo_id: str) -> bool:
         return repo_id in self.repos or repo_id in self.renames
