@@ -154,9 +154,9 @@ async def lock_collection(
     Written to ``path`` when given. Makes no request to the Hub.
     """
     collection = await get_collection(slug, config=config)
-    refs = [ModelRef(item.model_id, item.revision) for item in collection.items]
+    full = {ModelRef(item.model_id, item.revision): item.full for item in collection.items}
     async with Localizer(config) as loc:
-        lock = await make_lock(loc, refs)
+        lock = await make_lock(loc, list(full), full=full)
     if path is not None:
         lock.write(path)
     return lock

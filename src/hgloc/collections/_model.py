@@ -34,6 +34,19 @@ def _now() -> str:
     return dt.datetime.now(dt.UTC).isoformat()
 
 
+def _hub_time(iso: str) -> str:
+    """A stored time as the Hub writes it (``2024-11-16T00:27:02.000Z``: UTC, a ``Z``).
+
+    >>> _hub_time("2024-11-16T00:27:02.123456+00:00")
+    '2024-11-16T00:27:02.123Z'
+    """
+    try:
+        when = dt.datetime.fromisoformat(iso).astimezone(dt.UTC)
+    except ValueError:
+        when = dt.datetime.now(dt.UTC)
+    return when.strftime("%Y-%m-%dT%H:%M:%S.") + f"{when.microsecond // 1000:03d}Z"
+
+
 def _object_id() -> str:
     return secrets.token_hex(12)  # the Hub's item ids are 24 hex digits
 
@@ -217,7 +230,7 @@ class Collection:
             "description": self.description,
             "owner": self.owner,
             "items": [item.hub_json(i) for i, item in enumerate(self.items)],
-            "lastUpdated": self.last_updated or _now(),
+            "lastUpdated": _hub_time(self.last_updated),
             "private": self.private,
             "theme": "gray",
             "upvotes": 0,

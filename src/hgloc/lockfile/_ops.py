@@ -15,7 +15,7 @@ import glob
 import hashlib
 import logging
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 
 import anyio
 import attrs
@@ -58,10 +58,14 @@ async def _record(loc: Localizer, model_id: str, revision: str | None) -> ModelR
     return await loc.models.load_model(loc.model_prefix(model_id, revision), model_id, revision)
 
 
-async def make_lock(loc: Localizer, refs: Iterable[ModelRef]) -> LockFile:
+async def make_lock(
+    loc: Localizer, refs: Iterable[ModelRef], *, full: Mapping[ModelRef, bool] | None = None
+) -> LockFile:
     """The lock of ``refs`` as the store holds them; makes no request.
 
-    Raises :class:`NotStoredError` naming every model the store lacks.
+    ``full`` says which were asked for as full models (a collection knows); by
+    default a model counts as full when the store holds more than its card and
+    config. Raises :class:`NotStoredError` naming every model the store lacks.
     """
     models: list[LockedModel] = []
     missing: list[str] = []
@@ -71,7 +75,10 @@ async def make_lock(loc: Localizer, refs: Iterable[ModelRef]) -> LockFile:
             missing.append(str(ref))
             continue
         try:
-            models.append(LockedModel.from_record(record))
+            locked = LockedModel.from_record(record)
+            if full is not None and ref in full:
+                locked = attrs.evolve(locked, full=full[ref])
+            models.append(locked)
         except ValueError as exc:
             missing.append(str(exc))
     if missing:

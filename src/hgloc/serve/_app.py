@@ -15,6 +15,7 @@ from starlette.middleware import Middleware
 from starlette.types import Receive, Scope, Send
 
 from hgloc.errors import HglocError
+from hgloc.serve._collections_routes import COLLECTION_ROUTES
 from hgloc.serve._guards import ReadOnly, RequireToken
 from hgloc.serve._replies import internal_error, store_failure
 from hgloc.serve._routes import ROUTES
@@ -35,7 +36,7 @@ class HubServer:
         middleware = [Middleware(RequireToken, token=token)] if token else []
         middleware.append(Middleware(ReadOnly))
         self._app = Starlette(
-            routes=ROUTES,
+            routes=[*COLLECTION_ROUTES, *ROUTES],
             middleware=middleware,
             lifespan=self._lifespan,
             exception_handlers={
