@@ -51,7 +51,7 @@ async def test_lock_file_format(
 
 
 async def test_lock_needs_the_models_in_the_store(config: Config, repo_id: str) -> None:
-    with pytest.raises(NotStoredError, match="v2.0"):
+    with pytest.raises(NotStoredError, match=r"v2\.0"):
         await hgloc.lock([f"{repo_id}@v2.0"], config=config)
 
 
