@@ -298,6 +298,12 @@ def test_stock_huggingface_hub_reads_collections_from_hgloc_serve(
         assert [c.slug for c in listed] == ["team/served"]
         assert [c.slug for c in api.list_collections()] == ["solo", "team/served"]
         assert [c.slug for c in api.list_collections(item=f"models/{a}")] == ["team/served"]
+        import urllib.request
+
+        with urllib.request.urlopen(f"{url}/") as page:  # the listing page shows them too
+            html = page.read().decode()
+        assert 'id="collections"' in html and "team/served" in html
+        assert f"{a}@v1.0" in html and "first" in html
         import huggingface_hub.errors as hf_errors
 
         with pytest.raises(hf_errors.HfHubHTTPError):

@@ -7,6 +7,8 @@ and ``list_collections(owner=...)``. Each item carries its pinned ``revision``
 
 from __future__ import annotations
 
+import logging
+from html import escape
 from typing import TYPE_CHECKING
 
 from starlette.requests import Request
@@ -14,12 +16,15 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from hgloc.collections import CollectionNotFoundError, Collections
-from hgloc.errors import InvalidModelIdError
+from hgloc.errors import HglocError, InvalidModelIdError
 
 if TYPE_CHECKING:
+    from hgloc.localize import Localizer
     from hgloc.serve._service import Service
 
-__all__ = ["COLLECTION_ROUTES"]
+__all__ = ["COLLECTION_ROUTES", "collections_section"]
+
+logger = logging.getLogger("hgloc")
 
 _MAX_LIMIT = 1000
 
@@ -28,6 +33,33 @@ def _collections(request: Request) -> Collections:
     service: Service = request.app.state.service
     loc = service.localizer
     return Collections(loc.config, backend=loc.backend)
+
+
+async def collections_section(loc: Localizer) -> str:
+    """The collections and their items as an HTML section of the listing page (escaped)."""
+    try:
+        async with Collections(loc.config, backend=loc.backend) as shelf:
+            found = await shelf.all()
+    except HglocError as exc:  # the page still lists the models
+        logger.warning("the listing page shows no collections: %s", exc)
+        return ""
+    if not found:
+        return ""
+    parts = ['<h2 id="collections">Collections</h2>']
+    for c in found:
+        items = "".join(
+            f"<li><code>{escape(i.ref)}</code>"
+            + (" <em>full</em>" if i.full else "")
+            + (f" &mdash; {escape(i.note)}" if i.note else "")
+            + "</li>"
+            for i in c.items
+        )
+        about = f"<p>{escape(c.description)}</p>" if c.description else ""
+        parts.append(
+            f'<section class="collection"><h3>{escape(c.title)} '
+            f"<code>{escape(c.slug)}</code></h3>{about}<ol>{items}</ol></section>"
+        )
+    return "".join(parts)
 
 
 def _not_found(message: str) -> Response:
