@@ -19,9 +19,9 @@ COMMANDS = sorted(cli.commands)
 
 def test_command_tree() -> None:
     assert COMMANDS == [
-        "download-model", "list-local-models", "list-s3-models", "prefetch", "serve",
-        "show-model-card", "show-model-config", "sync-all-local-models-to-s3",
-        "sync-local-model-to-s3", "verify",
+        "collection", "download-model", "list-local-models", "list-s3-models", "lock",
+        "prefetch", "refs", "serve", "show-model-card", "show-model-config",
+        "sync-all-local-models-to-s3", "sync-local-model-to-s3", "verify",
     ]  # fmt: skip
 
 

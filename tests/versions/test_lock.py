@@ -98,6 +98,8 @@ async def test_round_trip_after_the_branch_moves(
             ("main", locked_commit),
             ("v1.0", repo.commit_sha(0)),
         }
+    folders = {p.name for p in next((tmp_path / "other").glob("hgloc-versions_*")).iterdir()}
+    assert folders == {"main", "v1.0"}  # the commit's own folder is gone again
     assert (await hgloc.verify_locked(path, config=other)).ok
     # Again: nothing to do, no request.
     hub.reset_requests()

@@ -38,7 +38,7 @@ from hgloc.localize import (
 from hgloc.localize._results import failure
 from hgloc.lockfile._model import LockedFile, LockedModel, LockFile
 from hgloc.store import model_folder_lock
-from hgloc.store._links import place_file
+from hgloc.store._links import place_file, remove_empty_folder
 from hgloc.transfer._full_model import store_name
 
 __all__ = ["LockMismatchError", "NotStoredError", "check_locked", "fetch_locked", "make_lock"]
@@ -146,6 +146,7 @@ async def _fetch_one(loc: Localizer, model: LockedModel, *, upload: bool) -> Mod
         where = await _place(loc, model, commit_prefix, record)
         if not had_commit_folder:
             await loc.models.delete(commit_prefix, sorted(record.files))
+            await remove_empty_folder(loc.backend, commit_prefix)
         if upload and loc.config.has_bucket and fetched.source is not Source.BUCKET:
             try:
                 await loc.upload(model.model_id, model.revision)

@@ -22,7 +22,7 @@ from hgloc.backends import LocalPaths, StorageBackend
 from hgloc.layout import FileRecord, ModelRecord
 from hgloc.store._model_store import ModelStore
 
-__all__ = ["place_file", "share_unchanged"]
+__all__ = ["place_file", "remove_empty_folder", "share_unchanged"]
 
 logger = logging.getLogger("hgloc")
 
@@ -99,3 +99,17 @@ async def share_unchanged(backend: StorageBackend, prefix: str, record: ModelRec
     if shared:
         logger.info("%s shares %d file(s) with other revisions", backend.location(prefix), shared)
     return shared
+
+
+async def remove_empty_folder(backend: StorageBackend, prefix: str) -> None:
+    """Remove the folder at ``prefix`` of a local store if nothing is left in it."""
+    if isinstance(backend, LocalPaths):
+        folder = backend.root.joinpath(*prefix.split("/"))
+        await anyio.to_thread.run_sync(_rmdir_quietly, str(folder))
+
+
+def _rmdir_quietly(folder: str) -> None:
+    try:
+        os.rmdir(folder)
+    except OSError:  # not empty (a lock or staging file), or gone already
+        pass
