@@ -12,6 +12,7 @@ file by rename, so replacing one revision's file leaves its siblings' as they we
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import secrets
@@ -109,7 +110,5 @@ async def remove_empty_folder(backend: StorageBackend, prefix: str) -> None:
 
 
 def _rmdir_quietly(folder: str) -> None:
-    try:
+    with contextlib.suppress(OSError):  # not empty (a lock or staging file), or gone already
         os.rmdir(folder)
-    except OSError:  # not empty (a lock or staging file), or gone already
-        pass
