@@ -11,8 +11,8 @@ import click
 import hgloc.cli._output as _output
 import hgloc.cli._progress as _progress
 from hgloc.cli._app import BadInputError, Settings, model_errors, pass_settings
+from hgloc.cli._locked_runs import echo_prefetch_report
 from hgloc.cli._options import parse_ref
-from hgloc.cli._versions_commands import echo_prefetch_report
 from hgloc.config import DEFAULT_CONCURRENCY as _DEFAULT_CONCURRENCY
 
 if TYPE_CHECKING:

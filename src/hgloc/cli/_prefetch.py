@@ -157,7 +157,7 @@ def prefetch(
       FacebookAI/roberta-base@main   # a pinned revision
     """
     if locked is not None:
-        from hgloc.cli._versions_commands import locked_prefetch
+        from hgloc.cli._locked_runs import locked_prefetch
 
         if model_ids or files:
             raise BadInputError("--locked fetches the models of the lock file: give no ids")

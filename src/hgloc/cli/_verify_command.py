@@ -64,7 +64,7 @@ def verify(
             return await loc.verify(refs, bucket=bucket, repair=repair)
 
     if locked is not None:
-        from hgloc.cli._versions_commands import locked_verify
+        from hgloc.cli._locked_runs import locked_verify
 
         if model_ids or bucket or repair:
             raise BadInputError("--locked checks the lock file's models in the store, as they are")
