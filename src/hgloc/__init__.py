@@ -72,6 +72,21 @@ _EXPORTS = {
     "CompareRow": "hgloc.facts.compare",
     "Comparison": "hgloc.facts.compare",
     "Facts": "hgloc.facts.normalize",
+    # versions, lock files and collections
+    "lock": "hgloc.versions",
+    "refs": "hgloc.versions",
+    "stored_refs": "hgloc.versions",
+    "verify_locked": "hgloc.versions",
+    "create_collection": "hgloc.collections",
+    "add_to_collection": "hgloc.collections",
+    "remove_from_collection": "hgloc.collections",
+    "list_collections": "hgloc.collections",
+    "get_collection": "hgloc.collections",
+    "sync_collection": "hgloc.collections",
+    "lock_collection": "hgloc.collections",
+    "Collection": "hgloc.collections",
+    "CollectionItem": "hgloc.collections",
+    "LockFile": "hgloc.lockfile",
 }
 
 __all__ = [
@@ -79,6 +94,8 @@ __all__ = [
     "BucketTier",
     "ByteProgress",
     "CachedModel",
+    "Collection",
+    "CollectionItem",
     "CompareRow",
     "Comparison",
     "Config",
@@ -92,6 +109,7 @@ __all__ = [
     "HglocError",
     "ImportReport",
     "Localizer",
+    "LockFile",
     "ModelFacts",
     "ModelRef",
     "ModelRequest",
@@ -107,28 +125,39 @@ __all__ = [
     "VerifyReport",
     "VerifyResult",
     "__version__",
+    "add_to_collection",
     "adopt",
     "compare",
+    "create_collection",
     "download_model_metadata",
     "export_models",
     "fetch_parameters",
     "get_cached_model_card_content",
     "get_cached_model_config_content",
+    "get_collection",
     "get_model_card_content",
     "get_model_card_url",
     "get_model_config_content",
     "import_cache",
     "import_folder",
+    "list_collections",
     "list_local_models",
     "list_s3_models",
     "load_config",
+    "lock",
+    "lock_collection",
     "model_facts",
     "parse_model_ref",
     "prefetch",
     "query",
     "rebuild_index",
+    "refs",
+    "remove_from_collection",
+    "stored_refs",
     "sync_all_local_models_to_s3",
+    "sync_collection",
     "sync_local_model_to_s3",
+    "verify_locked",
 ]
 
 if TYPE_CHECKING:
@@ -148,6 +177,17 @@ if TYPE_CHECKING:
         sync_local_model_to_s3,
     )
     from hgloc.bucket import BucketEntry, BucketTier
+    from hgloc.collections import (
+        Collection,
+        CollectionItem,
+        add_to_collection,
+        create_collection,
+        get_collection,
+        list_collections,
+        lock_collection,
+        remove_from_collection,
+        sync_collection,
+    )
     from hgloc.config import Config, HGLocalizationConfig
     from hgloc.errors import ExpressionError, HeaderError, HglocError, NoBucketConfiguredError
     from hgloc.facts.api import (
@@ -183,9 +223,11 @@ if TYPE_CHECKING:
         VerifyResult,
         parse_model_ref,
     )
+    from hgloc.lockfile import LockFile
     from hgloc.sources import RetryPolicy
     from hgloc.store import CachedModel
     from hgloc.transfer import ByteProgress, TransferSettings
+    from hgloc.versions import lock, refs, stored_refs, verify_locked
 
 
 def __getattr__(name: str) -> Any:

@@ -18,8 +18,10 @@ from hgloc.errors import HglocError, NoBucketConfiguredError, StorePermissionErr
 from hgloc.layout import validate_model_id
 from hgloc.localize import Localizer, ModelRef, PrefetchReport, ProgressCallback
 from hgloc.localize._results import failure
+from hgloc.lockfile import LockFile
 from hgloc.store import CachedModel, adopt_folder, cached_models, store_prefix
 from hgloc.transfer import ByteProgress, Patterns
+from hgloc.versions import locked_prefetch
 
 if TYPE_CHECKING:
     from transformers import PretrainedConfig
@@ -186,7 +188,7 @@ async def get_model_config_content(
 
 
 async def prefetch(
-    model_ids: Iterable[str | ModelRef],
+    model_ids: Iterable[str | ModelRef] = (),
     revision: str | None = None,
     concurrency: int = DEFAULT_CONCURRENCY,
     metadata_only: bool = True,
@@ -196,15 +198,22 @@ async def prefetch(
     refresh: bool = False,
     allow_patterns: Patterns = None,
     ignore_patterns: Patterns = None,
+    locked: str | os.PathLike[str] | LockFile | None = None,
 ) -> PrefetchReport:
     """Cache many models at once and report per model; see :meth:`Localizer.prefetch`.
 
     ``metadata_only=False`` caches every file of each repo (narrowed by the patterns).
+    ``locked`` (a lock file's path, or a :class:`~hgloc.lockfile.LockFile`): fetch
+    exactly its models at their locked commits instead (see :func:`hgloc.lockfile`).
 
     >>> report = await prefetch(["gpt2", "google-bert/bert-base-uncased"])  # doctest: +SKIP
     >>> report.ok  # doctest: +SKIP
     True
     """
+    if locked is not None:
+        return await locked_prefetch(
+            locked, concurrency=concurrency, progress=progress, config=config
+        )
     async with Localizer(config, concurrency=concurrency) as loc:
         return await loc.prefetch(
             model_ids,

@@ -26,6 +26,7 @@ from hgloc.errors import IndexCorruptError, InvalidModelIdError
 
 __all__ = [
     "CARD_FILE",
+    "COLLECTIONS_FOLDER",
     "CONFIG_FILE",
     "HASHES_LOCAL",
     "HASHES_RECEIVED",
@@ -50,6 +51,8 @@ TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json")
 HASHES_LOCAL = "local"  # ModelRecord.hashes_source: hashed from the stored bytes, not the Hub's
 # ModelRecord.hashes_source: a file came without an ETag; its hash is of the bytes received.
 HASHES_RECEIVED = "received"
+# Reserved names in a store root: never a model folder (a model id cannot start with '.').
+COLLECTIONS_FOLDER = ".hgloc-collections"
 
 _UNSAFE = re.compile(r'[/\\:*?"<>| ]')
 # The Hub's own rule for a repo name, ASCII only: look-alike letters from other

@@ -17,31 +17,42 @@ from typing import ParamSpec, TypeVar
 
 from anyio.from_thread import BlockingPortalProvider
 
-from hgloc import _api, hf_cache
+from hgloc import _api, collections, hf_cache, versions
 from hgloc.facts import api as _facts
 
 __all__ = [
+    "add_to_collection",
     "adopt",
     "compare",
+    "create_collection",
     "download_model_metadata",
     "export_models",
     "fetch_parameters",
     "get_cached_model_card_content",
     "get_cached_model_config_content",
+    "get_collection",
     "get_model_card_content",
     "get_model_card_url",
     "get_model_config_content",
     "import_cache",
     "import_folder",
+    "list_collections",
     "list_local_models",
     "list_s3_models",
     "load_config",
+    "lock",
+    "lock_collection",
     "model_facts",
     "prefetch",
     "query",
     "rebuild_index",
+    "refs",
+    "remove_from_collection",
+    "stored_refs",
     "sync_all_local_models_to_s3",
+    "sync_collection",
     "sync_local_model_to_s3",
+    "verify_locked",
 ]
 
 P = ParamSpec("P")
@@ -85,3 +96,16 @@ model_facts = blocking(_facts.model_facts)
 rebuild_index = blocking(_facts.rebuild_index)
 adopt = blocking(_api.adopt)
 get_model_card_url = _api.get_model_card_url  # no I/O: nothing to wait for
+
+# versions, lock files and collections
+lock = blocking(versions.lock)
+refs = blocking(versions.refs)
+stored_refs = blocking(versions.stored_refs)
+verify_locked = blocking(versions.verify_locked)
+create_collection = blocking(collections.create_collection)
+add_to_collection = blocking(collections.add_to_collection)
+remove_from_collection = blocking(collections.remove_from_collection)
+list_collections = blocking(collections.list_collections)
+get_collection = blocking(collections.get_collection)
+sync_collection = blocking(collections.sync_collection)
+lock_collection = blocking(collections.lock_collection)

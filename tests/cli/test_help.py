@@ -19,8 +19,8 @@ COMMANDS = sorted(cli.commands)
 
 def test_command_tree() -> None:
     assert COMMANDS == [
-        "adopt", "compare", "download-model", "export", "import", "list-local-models",
-        "list-s3-models", "prefetch", "query", "serve",
+        "adopt", "collection", "compare", "download-model", "export", "import",
+        "list-local-models", "list-s3-models", "lock", "prefetch", "query", "refs", "serve",
         "show-model-card", "show-model-config", "sync-all-local-models-to-s3",
         "sync-local-model-to-s3", "verify",
     ]  # fmt: skip

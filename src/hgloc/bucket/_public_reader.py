@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from hgloc.backends._json_updates import parse_json_object
 from hgloc.bucket._tier import BucketEntry, BucketTier, merge_entries
 from hgloc.errors import (
     BackendUnavailableError,
@@ -52,6 +53,11 @@ class PublicReader:
         if len(response.content) > _MAX_BYTES:
             raise BackendUnavailableError(f"{url} is larger than {_MAX_BYTES} bytes")
         return response.content
+
+    async def read_json(self, key: str) -> dict[str, Any] | None:
+        """A public JSON object of the bucket (e.g. the public collections), ``None`` if absent."""
+        raw = await self._get(key)
+        return None if raw is None else parse_json_object(self.tier.backend.location(key), raw)
 
     async def entries(self) -> list[BucketEntry]:
         """The public models, from the manifest."""

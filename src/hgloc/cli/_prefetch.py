@@ -108,6 +108,11 @@ def read_model_list(
     is_flag=True,
     help="Also publish their cards and configs in the bucket's public manifest.",
 )
+@click.option(
+    "--locked",
+    metavar="PATH",
+    help="Fetch exactly the commits of lock file PATH (see `hgloc lock`), nothing else.",
+)
 @pass_settings
 def prefetch(
     settings: Settings,
@@ -122,6 +127,7 @@ def prefetch(
     refresh: bool,
     no_s3_upload: bool,
     make_public: bool,
+    locked: str | None,
 ) -> None:
     """Cache many models at once: cards and configs, or every file.
 
@@ -142,6 +148,7 @@ def prefetch(
       hgloc prefetch openai-community/gpt2 --full-model --exclude "*.h5" --exclude "*.msgpack"
       grep -v llama models.txt | hgloc prefetch -f - --json > report.json
       hgloc prefetch -f models.txt --no-s3-upload
+      hgloc prefetch --locked hgloc.lock
 
     \b
     A model list:
@@ -149,6 +156,15 @@ def prefetch(
       google-bert/bert-base-uncased
       FacebookAI/roberta-base@main   # a pinned revision
     """
+    if locked is not None:
+        from hgloc.cli._locked_runs import locked_prefetch
+
+        if model_ids or files:
+            raise BadInputError("--locked fetches the models of the lock file: give no ids")
+        locked_prefetch(
+            settings, locked, concurrency=concurrency, as_json=as_json, upload=not no_s3_upload
+        )
+        return
     allow, ignore = full_model_patterns(full_model, include, exclude)
     check_share_flags(settings.config(), make_public=make_public, no_s3_upload=no_s3_upload)
     refs, problems = read_model_list(model_ids, files, revision)

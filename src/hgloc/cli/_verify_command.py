@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 import click
 
 import hgloc.cli._output as _output
-from hgloc.cli._app import CliError, Settings, model_errors, pass_settings
+from hgloc.cli._app import BadInputError, CliError, Settings, model_errors, pass_settings
 from hgloc.cli._options import parse_ref
 
 if TYPE_CHECKING:
@@ -26,9 +26,17 @@ def register(group: click.Group) -> None:
 @click.option("--s3", "bucket", is_flag=True, help="Check the team bucket's copies instead.")
 @click.option("--repair", is_flag=True, help="Fetch damaged or missing files again.")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+@click.option(
+    "--locked", metavar="PATH", help="Check the store against lock file PATH (commits and bytes)."
+)
 @pass_settings
 def verify(
-    settings: Settings, model_ids: tuple[str, ...], bucket: bool, repair: bool, as_json: bool
+    settings: Settings,
+    model_ids: tuple[str, ...],
+    bucket: bool,
+    repair: bool,
+    as_json: bool,
+    locked: str | None,
 ) -> None:
     """Re-hash every stored file against the size and hash recorded when it was fetched.
 
@@ -42,6 +50,7 @@ def verify(
       hgloc verify
       hgloc verify openai-community/gpt2 --repair
       hgloc verify --s3 --json
+      hgloc verify --locked hgloc.lock
     """
     import anyio
 
@@ -54,8 +63,15 @@ def verify(
         async with Localizer(config) as loc:
             return await loc.verify(refs, bucket=bucket, repair=repair)
 
-    with model_errors(", ".join(model_ids) if model_ids else None):
-        report = anyio.run(run)
+    if locked is not None:
+        from hgloc.cli._locked_runs import locked_verify
+
+        if model_ids or bucket or repair:
+            raise BadInputError("--locked checks the lock file's models in the store, as they are")
+        report = locked_verify(settings, locked)
+    else:
+        with model_errors(", ".join(model_ids) if model_ids else None):
+            report = anyio.run(run)
     if as_json:
         _output.echo_json(report.as_dict())
     elif not settings.quiet:

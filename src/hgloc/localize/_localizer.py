@@ -22,18 +22,10 @@ from hgloc.config import DEFAULT_CONCURRENCY, DEFAULT_SYNC_CONCURRENCY, Config
 from hgloc.errors import InvalidModelIdError
 from hgloc.facts.hook import model_stored
 from hgloc.layout import CARD_FILE, CONFIG_FILE, validate_model_id, validate_revision
+from hgloc.localize._assembly import assemble_read_path
 from hgloc.localize._bulk import ProgressCallback, prefetch, sync_all
 from hgloc.localize._hub_metadata import HubClient, parse_config
 from hgloc.localize._local import LocalStore
-from hgloc.localize._read_path import (
-    BucketCopy,
-    HubTier,
-    OwnCopy,
-    PublicCopy,
-    ReadPath,
-    StoredElsewhere,
-    Tier,
-)
 from hgloc.localize._request import ModelRef, ModelRequest, parse_model_ref
 from hgloc.localize._results import ModelResult, PrefetchReport, failure
 from hgloc.localize._sharing import Sharing
@@ -83,16 +75,10 @@ class Localizer(AsyncResource):
         )
         self._bucket = BucketAccess(self.config)
         self._sharing = Sharing(self._local, self._bucket)
-        # Full models: one pool of request slots for every file and byte range.
-        slots = anyio.Semaphore(concurrency)
-        hub = HubTier(
-            self._local, self._hub, transfer=self.transfer, slots=slots,
-            has_bucket=lambda: bool(self._local.bucket_folder),
+        self._read_path = assemble_read_path(
+            self._local, self._hub, self._bucket, self.backend, transfer=self.transfer,
+            concurrency=concurrency, on_stored=partial(model_stored, self),
         )  # fmt: skip
-        own, public = OwnCopy(self._local), PublicCopy(self._local)
-        elsewhere, bucket = StoredElsewhere(self._local), BucketCopy(self._local, self._bucket)
-        tiers: list[Tier] = [own, public, elsewhere, bucket, hub]
-        self._read_path = ReadPath(self._local, tiers, on_stored=partial(model_stored, self))
 
     async def aclose(self) -> None:
         """Close the HTTP clients and the store."""

@@ -16,6 +16,7 @@ from starlette.types import Receive, Scope, Send
 
 from hgloc.errors import HglocError
 from hgloc.serve._api_routes import API_ROUTES
+from hgloc.serve._collections_routes import COLLECTION_ROUTES
 from hgloc.serve._guards import NoXetHints, ReadOnly, RequireToken
 from hgloc.serve._replies import internal_error, store_failure, too_much_work
 from hgloc.serve._routes import ROUTES
@@ -39,7 +40,7 @@ class HubServer:
             middleware.append(Middleware(RequireToken, token=token))
         middleware.append(Middleware(ReadOnly))
         self._app = Starlette(
-            routes=[*ROUTES, *API_ROUTES],
+            routes=[*COLLECTION_ROUTES, *ROUTES, *API_ROUTES],
             middleware=middleware,
             lifespan=self._lifespan,
             exception_handlers={

@@ -65,9 +65,17 @@ def card_url(snap: Snapshot) -> str:
 
 
 def render_page(
-    models: Sequence[Snapshot], *, endpoint: str, store: str, upstream: str | None
+    models: Sequence[Snapshot],
+    *,
+    endpoint: str,
+    store: str,
+    upstream: str | None,
+    extra: str = "",
 ) -> bytes:
-    """The HTML listing of ``models``; ``endpoint`` is this server's address for clients."""
+    """The HTML listing of ``models``; ``endpoint`` is this server's address for clients.
+
+    ``extra``: HTML already escaped, shown below the models (the collections).
+    """
     rows = []
     for snap in models:
         kind = "full" if snap.is_full_model else "metadata"
@@ -115,6 +123,6 @@ def render_page(
         f'<p class="where">From <code>{escape(store)}</code>.{pull}</p>'
         "<p>Point huggingface_hub and transformers here:</p>"
         f'<pre id="usage">export HF_ENDPOINT={escape(endpoint)}</pre>'
-        f"{table}</body></html>"
+        f"{table}{extra}</body></html>"
     )
     return page.encode()

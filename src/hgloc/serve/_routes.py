@@ -42,6 +42,7 @@ from hgloc.serve._access import PUBLIC, Visibility
 from hgloc.serve._answers import model_info as model_info_body
 from hgloc.serve._answers import tree_listing
 from hgloc.serve._catalog import Catalog, Snapshot
+from hgloc.serve._collections_routes import collections_section
 from hgloc.serve._compare_page import COMPARE_ROUTES
 from hgloc.serve._page import PAGE_HEADERS, render_page
 from hgloc.serve._replies import (
@@ -337,7 +338,10 @@ async def listing_page(request: Request) -> Response:
     models = await catalog.all()
     host = request.headers.get("host") or "127.0.0.1"
     upstream = service.localizer.config.endpoint if service.pull_through else None
-    body = render_page(models, endpoint=f"http://{host}", store=catalog.where(), upstream=upstream)
+    extra = await collections_section(service.localizer)
+    body = render_page(
+        models, endpoint=f"http://{host}", store=catalog.where(), upstream=upstream, extra=extra
+    )
     return reply(200, [*PAGE_HEADERS, (b"content-length", b"%d" % len(body))], body)
 
 

@@ -12,6 +12,7 @@ from hgloc.errors import OfflineModeError
 from hgloc.sources._files import DEFAULT_MAX_BYTES, HubFile, fetch_file
 from hgloc.sources._http import make_client
 from hgloc.sources._pacing import RatePacer
+from hgloc.sources._refs import HubRefs, list_refs
 from hgloc.sources._repo_api import commit_of, list_tree, model_info
 from hgloc.sources._requests import HubSession, RetryPolicy
 from hgloc.sources._streaming import FileStreamer, MinRate
@@ -103,6 +104,10 @@ class HuggingFaceSource:
     async def commit_of(self, repo_id: str, revision: str | None) -> str:
         """The commit ``revision`` resolves to now: one cheap API call."""
         return await commit_of(self._online(f"model info of {repo_id}"), repo_id, revision)
+
+    async def list_refs(self, repo_id: str) -> HubRefs:
+        """The repo's branches and tags, each with the commit it points at now."""
+        return await list_refs(self._online(f"the refs of {repo_id}"), repo_id)
 
     async def list_tree(self, repo_id: str, revision: str) -> list[TreeEntry]:
         """Every file of the repo at ``revision``, following the listing's pages.
