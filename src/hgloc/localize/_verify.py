@@ -83,6 +83,19 @@ class VerifyReport:
         }
 
 
+def _unexpected(model: ModelRef | CachedModel, exc: Exception) -> VerifyResult:
+    """A model whose check raised an error hgloc did not expect: bad, and the rest go on."""
+    where = model.path if isinstance(model, CachedModel) else ""
+    return VerifyResult(
+        model.model_id,
+        model.revision,
+        where,
+        0,
+        0,
+        error=f"could not be checked: unexpected {type(exc).__name__}: {exc}",
+    )
+
+
 async def _check_folder(
     record: ModelRecord, backend: StorageBackend, folder: str
 ) -> tuple[int, list[str], list[str]]:
@@ -161,7 +174,7 @@ class Verifier:
                 result = await self._repair_bucket(tier, result, record)
             return result
 
-        return await self._runner.run(refs, check)
+        return await self._runner.run(refs, check, on_error=_unexpected)
 
     async def _verify_local(
         self, refs: Sequence[ModelRef] | None, *, repair: bool
@@ -195,7 +208,9 @@ class Verifier:
                 result = await self._repair_local(result, prefix, record)
             return result
 
-        checked = await BulkRunner[VerifyResult | None](workers=1).run(models, check)
+        checked = await BulkRunner[VerifyResult | None](workers=1).run(
+            models, check, on_error=_unexpected
+        )
         return results + [r for r in checked if r is not None]
 
     async def _repair_local(
