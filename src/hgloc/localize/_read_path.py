@@ -22,6 +22,7 @@ from hgloc.localize._local import LocalStore, now
 from hgloc.localize._request import ModelRequest
 from hgloc.localize._results import ModelResult, Source, Status
 from hgloc.sources import HuggingFaceSource
+from hgloc.store import remove_leftovers
 from hgloc.transfer import FullModelJob, TransferSettings, staging_root
 
 __all__ = ["BucketCopy", "HubTier", "Lookup", "OwnCopy", "PublicCopy", "ReadPath", "Tier"]
@@ -131,8 +132,9 @@ class BucketCopy:
             folder = tier.folder(req.model_id, req.revision)
             # The folder may hold an older metadata-only copy: it stops counting as
             # cached before its files change, and a full download of it waits.
-            async with self.local.locks.task_lock(prefix):
+            async with self.local.locks.exclusive(prefix):
                 backend = self.local.backend
+                await remove_leftovers(backend, prefix)
                 await backend.delete(f"{prefix}/{METADATA_FILE}")
                 for name, file in record.files.items():
                     key = f"{folder}/{name}"
@@ -224,7 +226,8 @@ class HubTier:
         )
         # A full download of this folder may have finished meanwhile (it takes the
         # same lock): never replace its record with a metadata-only one.
-        async with self.local.locks.task_lock(prefix):
+        async with self.local.locks.exclusive(prefix):
+            await remove_leftovers(self.local.backend, prefix)
             now_held = await self.local.models.load_model(prefix, req.model_id, req.revision)
             if (
                 now_held is not None
@@ -246,6 +249,7 @@ class HubTier:
         req, prefix, local = lookup.request, lookup.prefix, self.local
         # The folder lock keeps other processes out too; either may have completed it.
         async with local.locks.exclusive(prefix):
+            await remove_leftovers(local.backend, prefix)
             existing = await local.models.load_model(prefix, req.model_id, req.revision)
 
             def make_record(

@@ -6,6 +6,7 @@ last and removed first (see :class:`ModelStore`).
 
 from __future__ import annotations
 
+from hgloc.store._leftovers import remove_leftovers
 from hgloc.store._listing import cached_models
 from hgloc.store._locks import FolderLocks, model_folder_lock
 from hgloc.store._model_store import CachedModel, ModelStore, StoredModel
@@ -17,4 +18,5 @@ __all__ = [
     "StoredModel",
     "cached_models",
     "model_folder_lock",
+    "remove_leftovers",
 ]

@@ -53,7 +53,8 @@ RecordFactory = Callable[[str, Mapping[str, FileRecord], str, bool], ModelRecord
 """``(commit, files, resolved repo id, is_full_model) -> ModelRecord``."""
 
 _STAT_CONCURRENCY = 32
-_RESERVED_PREFIX = ".hgloc-tmp-"  # the local store's temp files: hidden from listings
+# hgloc's own names (temp files '.hgloc-tmp-*', staging '.hgloc-partial'): never a repo path.
+_HGLOC_PREFIX = ".hgloc-"
 
 
 def store_name(repo_path: str) -> str:
@@ -134,10 +135,17 @@ def _checked_path(path: str, prefix: str = "") -> str:
             f"({str(exc).rpartition(': ')[2] or exc}); the model was not downloaded"
         ) from None
     base = path.rpartition("/")[2]
-    if base == METADATA_FILE or base.startswith(_RESERVED_PREFIX):
+    if base == METADATA_FILE or any(p.startswith(_HGLOC_PREFIX) for p in path.split("/")):
         raise InvalidKeyError(
             f"the Hub lists a file at {path!r}, a name hgloc keeps for itself; "
             "the model was not downloaded"
+        )
+    if any(p.lower() == ".git" for p in path.split("/")):
+        # No Hub repo can hold one (git keeps it for itself); stored, its hooks would run
+        # for anyone using git in the model folder.
+        raise InvalidKeyError(
+            f"the Hub lists a file at {path!r}, inside a '.git' folder, which no real repo "
+            "holds; the model was not downloaded"
         )
     return path
 
