@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 
 import attrs
 
@@ -37,6 +37,8 @@ class Faults:
       size HEAD, ``X-Linked-Size`` and the tree announce. The wire framing stays
       valid (uvicorn refuses to write past ``Content-Length``), so ``Content-Length`` of
       that GET counts the extra bytes.
+    - ``announced_sizes``: ``{"<repo_id>/<path>": size}``, the size the tree listing
+      announces for a file (absurd sizes: ``2**47``); its bytes stay what they are.
     """
 
     latency: float = 0.0
@@ -50,6 +52,8 @@ class Faults:
     oversize_paths: frozenset[str] = attrs.field(factory=frozenset, converter=_paths)
     oversize_by: int = 16
     seed: int = 0
+    # Hostile answers (issue 15), applied by _hostile.py; new knobs go below.
+    announced_sizes: Mapping[str, int] = attrs.field(factory=dict)
 
     def matches(self, paths: frozenset[str], repo_id: str, path: str) -> bool:
         """Whether a file is named in one of the path sets."""

@@ -29,6 +29,7 @@ from hgloc.hub_wire import (
 )
 
 from ._faults import Faults
+from ._hostile import hostile_reply
 from ._records import ConnectionDropped, Grant, RequestRecord, as_grant
 from ._replies import (
     JSON,
@@ -247,6 +248,9 @@ class HubApp:
         if request.token_invalid and self.reject_invalid_tokens:
             return error(401, None, "Invalid credentials in Authorization header"), None
         reply = self._route(request)
+        reply, hostile = hostile_reply(request.segs, reply, faults, self._known)
+        if hostile is not None:
+            return reply, hostile
         if reply.file is None or request.method != "GET" or not reply.body:
             return reply, None
         repo_id, path = reply.file
