@@ -305,7 +305,7 @@ class ModelRecord:
             raise
         # Invalid ids, revisions and names are ValueErrors: a file that names them is damaged
         # (or hostile), and is never used to read or write a key.
-        except (ValueError, TypeError, AttributeError, RecursionError) as exc:
+        except (ValueError, TypeError, AttributeError, RecursionError, OverflowError) as exc:
             raise IndexCorruptError(
                 f"metadata file {where} is damaged ({exc}); delete that model folder and "
                 "download the model again"

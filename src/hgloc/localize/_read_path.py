@@ -15,7 +15,7 @@ import anyio
 import attrs
 
 from hgloc.bucket import BucketAccess, checked_stream
-from hgloc.errors import OfflineModeError
+from hgloc.errors import IndexCorruptError, OfflineModeError
 from hgloc.layout import CARD_FILE, CONFIG_FILE, METADATA_FILE, FileRecord, ModelRecord
 from hgloc.localize._hub_metadata import DEFAULT_BRANCH, HubClient, fetch_metadata
 from hgloc.localize._local import LocalStore, now
@@ -68,13 +68,27 @@ class ReadPath:
     async def get(self, request: ModelRequest, in_bucket: InBucket | None = None) -> ModelResult:
         """The model in the store, from the first tier that has it (the store is not shared)."""
         prefix = self.local.prefix(request.model_id, request.revision)
-        existing = await self.local.models.load_model(prefix, request.model_id, request.revision)
+        existing = await self._existing(request, prefix)
         lookup = Lookup(request, prefix, existing, in_bucket)
         for tier in self.tiers:
             result = await tier.get(lookup)
             if result is not None:
                 return result
         raise AssertionError("the last tier of a read path always answers")
+
+    async def _existing(self, request: ModelRequest, prefix: str) -> ModelRecord | None:
+        """The folder's metadata; a damaged one is rebuilt by a refresh, else reported."""
+        try:
+            return await self.local.models.load_model(prefix, request.model_id, request.revision)
+        except IndexCorruptError as exc:
+            if not request.refresh:
+                raise IndexCorruptError(
+                    f"{exc} (or run `hgloc download-model {request.model_id} --refresh` "
+                    "or `hgloc verify --repair`, which rebuild it)"
+                ) from exc
+        logger.warning("rebuilding the damaged metadata of %s", self.local.location(prefix))
+        await self.local.backend.delete(f"{prefix}/{METADATA_FILE}")
+        return None
 
 
 class OwnCopy:
