@@ -8,6 +8,7 @@ Hub always answers, or raises.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable, Container, Mapping, Sequence
 from typing import Protocol
 
@@ -15,7 +16,7 @@ import anyio
 import attrs
 
 from hgloc.bucket import BucketAccess, checked_stream
-from hgloc.errors import IndexCorruptError, OfflineModeError
+from hgloc.errors import BackendUnavailableError, IndexCorruptError, OfflineModeError
 from hgloc.layout import CARD_FILE, CONFIG_FILE, METADATA_FILE, FileRecord, ModelRecord
 from hgloc.localize._hub_metadata import DEFAULT_BRANCH, HubClient, fetch_metadata
 from hgloc.localize._local import LocalStore, now
@@ -30,6 +31,7 @@ __all__ = ["BucketCopy", "HubTier", "Lookup", "OwnCopy", "PublicCopy", "ReadPath
 logger = logging.getLogger("hgloc")
 
 InBucket = Container[tuple[str, str | None]]
+_BUCKET_DOWN_SECONDS = 30.0  # after the bucket failed to answer, later models skip it this long
 
 
 @attrs.frozen
@@ -44,6 +46,7 @@ class Lookup:
     prefix: str
     existing: ModelRecord | None
     in_bucket: InBucket | None = None
+    skipped: list[str] = attrs.field(factory=list)  # tiers that could not be reached, and why
 
     def result(self, status: Status, commit: str | None, source: Source, path: str) -> ModelResult:
         req = self.request
@@ -73,6 +76,12 @@ class ReadPath:
         for tier in self.tiers:
             result = await tier.get(lookup)
             if result is not None:
+                if lookup.skipped and result.source is Source.HUB:
+                    # Nothing is lost: a model the bucket's index lacks is uploaded by
+                    # sync-all-local-models-to-s3, or by the next prefetch.
+                    pending = "; the upload is pending: sync-all-local-models-to-s3 does it"
+                    warnings = tuple(w + pending for w in lookup.skipped)
+                    result = attrs.evolve(result, warnings=warnings, upload_pending=True)
                 return result
         raise AssertionError("the last tier of a read path always answers")
 
@@ -128,14 +137,33 @@ class BucketCopy:
     def __init__(self, local: LocalStore, bucket: BucketAccess) -> None:
         self.local = local
         self.bucket = bucket
+        self._down_until = 0.0  # the bucket did not answer: skipped until then
 
     async def get(self, lookup: Lookup) -> ModelResult | None:
         req, existing = lookup.request, lookup.existing
         wanted = existing is None or (req.full and not existing.is_full_model)
-        if req.refresh or not wanted:
+        if req.refresh or not wanted or not self.bucket.configured:
             return None
         if lookup.in_bucket is not None and req.key not in lookup.in_bucket:
             return None
+        if time.monotonic() < self._down_until:
+            lookup.skipped.append("the bucket was skipped (it did not answer a moment ago)")
+            return None
+        try:
+            return await self._copy(lookup)
+        except BackendUnavailableError as exc:
+            # The Hub still has the model: a bucket that is down costs the sharing, not it.
+            self._down_until = time.monotonic() + _BUCKET_DOWN_SECONDS
+            logger.warning(
+                "the bucket did not answer (%s): skipped, fetching from the Hub; "
+                "sync-all-local-models-to-s3 uploads what it lacks later",
+                exc,
+            )
+            lookup.skipped.append(f"the bucket was skipped: it did not answer ({exc})")
+            return None
+
+    async def _copy(self, lookup: Lookup) -> ModelResult | None:
+        req = lookup.request
         tier = await self.bucket.tier()
         public = await self.bucket.public()
         if tier is not None:
