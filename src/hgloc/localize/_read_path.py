@@ -155,11 +155,11 @@ class BucketCopy:
             # The Hub still has the model: a bucket that is down costs the sharing, not it.
             self._down_until = time.monotonic() + _BUCKET_DOWN_SECONDS
             logger.warning(
-                "the bucket did not answer (%s): skipped, fetching from the Hub; "
+                "the bucket could not be used (%s): skipped, fetching from the Hub; "
                 "sync-all-local-models-to-s3 uploads what it lacks later",
                 exc,
             )
-            lookup.skipped.append(f"the bucket was skipped: it did not answer ({exc})")
+            lookup.skipped.append(f"the bucket was skipped ({exc})")
             return None
 
     async def _copy(self, lookup: Lookup) -> ModelResult | None:
