@@ -597,3 +597,25 @@ async def test_load_config_works_for_metadata_only_models(
     assert pretrained.model_type == "t5"
     with pytest.raises(ObjectNotFoundError, match="not in the store"):
         await hgloc.load_config("hgloc-test/card-only", config=config)
+
+
+async def test_files_in_place_but_never_journaled_are_hashed_and_kept(
+    config: Config, hub: HubEmulator
+) -> None:
+    """kill -9 between a file's rename into place and its journal line: kept, not refetched."""
+    small = {f"s/{i:02d}.json": b'{"i": %d}' % i for i in range(5)}
+    add_repo(hub, "hgloc-test/unjournaled", {"model.safetensors": blob(MiB, 3), **small})
+    settings = TransferSettings(in_memory_max=64 * KiB, split_above=256 * KiB, part_size=128 * KiB)
+    where = folder(config, "hgloc-test/unjournaled")
+    async with Localizer(config, retry=FAST_RETRY, transfer=settings) as loc:
+        await loc.download("hgloc-test/unjournaled", metadata_only=False)
+    # What such a kill leaves: the files in place, no metadata, no journal.
+    (where / METADATA_FILE).unlink()
+    (where / "s" / "03.json").write_bytes(b'{"i": 9}')  # same size, other bytes: refetched
+    hub.reset_requests()
+    async with Localizer(config, retry=FAST_RETRY, transfer=settings) as loc:
+        result = await loc.download("hgloc-test/unjournaled", metadata_only=False)
+    assert result.status is Status.FETCHED
+    fetched = {r.path.rpartition("/")[2] for r in hub.requests if "/resolve/" in r.path}
+    assert fetched == {"03.json"}
+    assert (where / "s" / "03.json").read_bytes() == b'{"i": 3}'

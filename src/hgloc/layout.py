@@ -8,6 +8,12 @@ readable by the other::
     <root>/by_bucket/<bucket id>/<safe id>/<safe rev>/  bucket configured
     <root>/public/...                                   models read from the public manifest
     bucket: {prefix}/models/{safe id}/{safe rev}/{file}
+
+The names hgloc keeps at a store's root (:data:`RESERVED_ROOT_NAMES`) never hold
+a model: ``by_bucket`` at revision ``team`` would write into bucket ``team``'s
+models. Such ids (``by_bucket``, ``public``, ``by/bucket``...) are refused at the
+root with :class:`InvalidModelIdError`, as HG-Localization's layout cannot tell
+them apart either; under a bucket's folder they are stored as usual.
 """
 
 from __future__ import annotations
@@ -31,6 +37,7 @@ __all__ = [
     "HASHES_LOCAL",
     "HASHES_RECEIVED",
     "METADATA_FILE",
+    "RESERVED_ROOT_NAMES",
     "TOKENIZER_FILES",
     "FileRecord",
     "ModelRecord",
@@ -60,6 +67,9 @@ _UNSAFE = re.compile(r'[/\\:*?"<>| ]')
 # fullmatch: a "$" would let a trailing newline through.
 _REPO_PART = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9._-]{0,94}[A-Za-z0-9_])?")
 _MAX_REVISION = 255
+# Folders at a store's root that belong to hgloc (compared ignoring case: some filesystems
+# do). Names starting with '.' (staging '.hgloc-partial') cannot be model folders anyway.
+RESERVED_ROOT_NAMES = frozenset({"by_bucket", "public", ".hgloc-partial"})
 
 
 def safe_name(name: str) -> str:
@@ -168,8 +178,21 @@ def local_model_prefix(
         parts.append("public")
     if bucket_folder:
         parts += ["by_bucket", bucket_folder]
-    parts.append(_model_folder(model_id, revision, default_revision_name))
+    folder = _model_folder(model_id, revision, default_revision_name)
+    if not parts:
+        _check_not_reserved(model_id, folder.partition("/")[0])
+    parts.append(folder)
     return "/".join(parts)
+
+
+def _check_not_reserved(model_id: str, top: str) -> None:
+    if top.lower() in RESERVED_ROOT_NAMES:
+        raise InvalidModelIdError(
+            f"model id {model_id!r} maps to the folder {top!r}, which hgloc keeps for itself "
+            f"at the store's root ({', '.join(sorted(RESERVED_ROOT_NAMES))}): storing it "
+            "there could write into other models' folders. Use a store with a bucket "
+            "configured (its models live under by_bucket/<bucket>/), or another id"
+        )
 
 
 def bucket_model_prefix(
@@ -305,7 +328,7 @@ class ModelRecord:
             raise
         # Invalid ids, revisions and names are ValueErrors: a file that names them is damaged
         # (or hostile), and is never used to read or write a key.
-        except (ValueError, TypeError, AttributeError, RecursionError) as exc:
+        except (ValueError, TypeError, AttributeError, RecursionError, OverflowError) as exc:
             raise IndexCorruptError(
                 f"metadata file {where} is damaged ({exc}); delete that model folder and "
                 "download the model again"

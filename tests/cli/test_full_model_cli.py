@@ -310,7 +310,7 @@ def test_prefetch_full_models(run: Run, store: Path) -> None:
     assert (report["total"], report["fetched"], report["failed"]) == (2, 2, 0)
     assert set(report["models"][0]) == {
         "model_id", "revision", "status", "path", "commit", "error", "error_type", "seconds",
-        "source", "shared",
+        "source", "shared", "warnings",
     }  # fmt: skip
     for name, model_id in (("lfs", LFS), ("many-files", "hgloc-test/many-files")):
         assert stored(folder_of(store, model_id)) == repo_files(name)

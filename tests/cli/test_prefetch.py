@@ -68,7 +68,7 @@ def test_json_report(run: Run) -> None:
     assert [m["revision"] for m in report["models"]] == [None, "dev"]
     assert set(report["models"][0]) == {
         "model_id", "revision", "status", "path", "commit", "error", "error_type", "seconds",
-        "source", "shared",
+        "source", "shared", "warnings",
     }  # fmt: skip
     assert "2 models: 2 fetched" in result.stderr  # the human summary moved to stderr
 

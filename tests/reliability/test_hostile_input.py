@@ -433,7 +433,9 @@ async def test_local_metadata_naming_files_outside_its_folder_is_not_trusted(
     before = world(root)
     async with Localizer(config_for(hub, root, offline=True)) as loc:
         assert await loc.list_models() == []  # skipped, with a warning naming the file
-        assert (await loc.verify()).results == ()
+        # Reported as damage (issue 15, case 7), never read or repaired from what it names.
+        [damaged] = (await loc.verify()).damaged
+        assert damaged.model_id == "ok/model" and "metadata damaged" in damaged.problems[0]
         with pytest.raises(IndexCorruptError, match="delete that model folder"):
             await loc.cached("ok/model")
     assert world(root) == before

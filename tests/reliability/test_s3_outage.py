@@ -15,6 +15,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import anyio
 import pytest
@@ -144,3 +145,49 @@ async def test_a_stalled_s3_does_not_stall_the_hub_side_and_memory_stays_flat(
     figures.add("slow S3", "bucket objects at the end of the pause", last[4])
     figures.add("slow S3", "child RSS growth in the pause (MB)", (max(rss) - min(rss)) / 2**20)
     figures.add("slow S3", "uploaded after the pause", len(ids) - report["failed"])
+
+
+def _cli(store: Path, hub: HubEmulator, s3: MotoServer, bucket: str, *args: str) -> Any:
+    from click.testing import CliRunner
+
+    from hgloc.cli import cli
+
+    env = {
+        "HF_ENDPOINT": str(hub.url), "TTY_COMPATIBLE": "0", "TTY_INTERACTIVE": "0",
+        "HGLOC_S3_BUCKET_NAME": bucket, "HGLOC_S3_ENDPOINT_URL": s3.endpoint_url,
+        "HGLOC_AWS_ACCESS_KEY_ID": "testing", "HGLOC_AWS_SECRET_ACCESS_KEY": "testing",
+        "HGLOC_S3_DATA_PREFIX": "team", "HGLOC_MAX_RETRIES": "1",
+    }  # fmt: skip
+    return CliRunner().invoke(cli, ["--store", str(store), *args], env=env, catch_exceptions=False)
+
+
+def test_a_bucket_that_is_down_is_skipped_and_the_upload_waits_for_sync_all(
+    hub: HubEmulator, tmp_path: Path
+) -> None:
+    """Issue 15, case 9: with S3 unreachable the Hub path still works; nothing is lost."""
+    ids = [r.repo_id for r in list(hub.repos.values())[:6]]
+    store = tmp_path / "store"
+    with MotoServer() as s3:
+        bucket = s3.create_bucket(f"down-{uuid.uuid4().hex[:8]}")
+        s3.stop()  # S3 unreachable from here on
+        started = time.monotonic()
+        one = _cli(store, hub, s3, bucket, "download-model", ids[0])
+        assert one.exit_code == 0, one.output
+        assert "bucket" in one.output and "skipped" in one.output.lower()
+        bulk = _cli(store, hub, s3, bucket, "prefetch", *ids[1:4], "--json")
+        assert bulk.exit_code == 0, bulk.output
+        report = json.loads(bulk.stdout)
+        assert [m["status"] for m in report["models"]] == ["fetched"] * 3
+        assert all("pending" in " ".join(m["warnings"]) for m in report["models"])
+        quiet = _cli(store, hub, s3, bucket, "prefetch", *ids[4:], "--no-s3-upload")
+        assert quiet.exit_code == 0, quiet.output
+        assert time.monotonic() - started < 60
+        s3.start()  # back: the next sync uploads every model the bucket lacks
+        sync = _cli(store, hub, s3, bucket, "sync-all-local-models-to-s3", "--json")
+        assert sync.exit_code == 0, sync.output
+        keys = bucket_keys(s3, bucket)
+    for model_id in ids:
+        folder = f"team/models/{model_id.replace('/', '_')}/default_revision"
+        assert f"{folder}/{METADATA_FILE}" in keys, model_id
+    index = [k for k in keys if k.endswith("private_models_index.json")]
+    assert index

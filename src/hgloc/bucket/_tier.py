@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 import anyio
 import attrs
 
+from hgloc.backends._json_updates import parse_json_object
 from hgloc.errors import (
     HglocError,
     IndexCorruptError,
@@ -48,6 +49,9 @@ __all__ = ["BucketEntry", "BucketTier", "checked_stream", "index_key"]
 logger = logging.getLogger("hgloc")
 
 _INDEX_BATCH = 256  # entries a deferred index writes at once, so a crash loses few
+# An entry is ~400 bytes: 64 MiB lists ~150,000 models, and parsing it takes ~10x its
+# size in memory. A bigger index is damaged or hostile: it is refused, not read whole.
+MAX_INDEX_BYTES = 64 << 20
 _TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "vocab.txt", "tokenizer.model")
 
 
@@ -205,10 +209,12 @@ class BucketTier:
                     for key, (entry, is_public) in batch.items()
                     if is_public
                 }
+                await self._check_index_size(self.config.private_models_index_key)
                 await self.backend.update_json(
                     self.config.private_models_index_key, lambda index: {**index, **private}
                 )
                 if public:
+                    await self._check_index_size(self.config.public_models_json_key)
                     await self.backend.update_json(
                         self.config.public_models_json_key,
                         lambda index: {**index, **public},
@@ -325,9 +331,37 @@ class BucketTier:
 
     async def entries(self) -> list[BucketEntry]:
         """Every model the bucket's indexes list (private index and public manifest)."""
-        private, _ = await self.backend.read_json_with_etag(self.config.private_models_index_key)
-        public, _ = await self.backend.read_json_with_etag(self.config.public_models_json_key)
+        private = await self._read_index(self.config.private_models_index_key)
+        public = await self._read_index(self.config.public_models_json_key)
         return merge_entries(self, private or {}, public or {})
+
+    async def _read_index(self, key: str) -> dict[str, Any] | None:
+        """An index, read as a stream that stops at :data:`MAX_INDEX_BYTES`."""
+        data = bytearray()
+        try:
+            async for chunk in self.backend.read_stream(key):
+                data += chunk
+                if len(data) > MAX_INDEX_BYTES:
+                    raise _index_too_big(self.backend.location(key))
+        except ObjectNotFoundError:
+            return None
+        return parse_json_object(self.backend.location(key), bytes(data))
+
+    async def _check_index_size(self, key: str) -> None:
+        """Refuse to update an index too big to read (before it is read whole)."""
+        try:
+            info = await self.backend.stat(key)
+        except ObjectNotFoundError:
+            return
+        if info.size > MAX_INDEX_BYTES:
+            raise _index_too_big(self.backend.location(key))
+
+
+def _index_too_big(where: str) -> IndexCorruptError:
+    return IndexCorruptError(
+        f"{where} is larger than {MAX_INDEX_BYTES >> 20} MiB, far more than an index of "
+        "real models; it was not read (damaged or hostile): repair or delete it"
+    )
 
 
 def _digest(file: FileRecord) -> str:

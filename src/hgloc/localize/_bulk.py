@@ -23,7 +23,7 @@ from hgloc.localize._results import ModelResult, PrefetchReport, failure
 from hgloc.localize._runner import BulkRunner, FollowUp
 from hgloc.localize._sharing import Sharing
 
-__all__ = ["ProgressCallback", "prefetch", "reporting", "sync_all"]
+__all__ = ["ProgressCallback", "prefetch", "reporting", "sync_all", "unexpected"]
 
 logger = logging.getLogger("hgloc")
 
@@ -41,6 +41,19 @@ async def reporting(
         return await action()
     except (HglocError, OSError) as exc:  # OSError: a store that is full or read-only
         return failure(ref.model_id, ref.revision, exc, time.perf_counter() - started)
+
+
+def unexpected(ref: ModelRef | ModelRequest, exc: Exception) -> ModelResult:
+    """The failed row of a model whose work raised an error hgloc did not expect.
+
+    A hostile answer or a bug fails that model only; the run goes on and reports.
+    """
+    result = failure(ref.model_id, ref.revision, exc)
+    return result.failed(
+        f"unexpected {type(exc).__name__}: {result.error} (the run went on without this "
+        "model; please report it with the log, which holds the traceback)",
+        type(exc).__name__,
+    )
 
 
 def _timed(result: ModelResult, seconds: float) -> ModelResult:
@@ -79,7 +92,7 @@ async def prefetch(
     # their own workers, so a slow bucket holds the uploads and not the Hub side.
     then = FollowUp(wanted, share, DEFAULT_SYNC_CONCURRENCY)
     async with deferred_index(tier) as index_failure:
-        fetched = iter(await runner.run(requests, fetch, then))
+        fetched = iter(await runner.run(requests, fetch, then, on_error=unexpected))
     results = [e if isinstance(e, ModelResult) else next(fetched) for e in entries]
     for entry in entries:
         if isinstance(entry, ModelResult) and progress is not None:
@@ -124,7 +137,7 @@ async def sync_all(
         return result
 
     async with deferred_index(tier) as index_failure:
-        results = await runner.run(refs, upload)
+        results = await runner.run(refs, upload, on_error=unexpected)
     return PrefetchReport(
         mark_unindexed(results, tier, index_failure), time.perf_counter() - started
     )

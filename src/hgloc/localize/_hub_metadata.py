@@ -8,13 +8,16 @@ from typing import Any
 from hgloc._aio import gather
 from hgloc._version import __version__
 from hgloc.config import Config
-from hgloc.errors import EntryNotFoundError, HubError
+from hgloc.errors import EntryNotFoundError, HubError, ResponseTooLargeError
 from hgloc.layout import CARD_REPO_PATH, CONFIG_FILE
 from hgloc.sources import HubFile, HuggingFaceSource, MinRate, RetryPolicy
 
-__all__ = ["DEFAULT_BRANCH", "HubClient", "fetch_metadata", "parse_config"]
+__all__ = ["DEFAULT_BRANCH", "MAX_CONFIG_BYTES", "HubClient", "fetch_metadata", "parse_config"]
 
 DEFAULT_BRANCH = "main"
+# Real configs are a few KB (the largest, with big label maps, a few MB); parsing one
+# costs ~25x its size in memory (a 60 MB '[{},...]' peaked at 1.6 GB): refused above this.
+MAX_CONFIG_BYTES = 16 << 20
 
 
 class HubClient:
@@ -57,7 +60,7 @@ class HubClient:
 
     async def config_json(self, model_id: str, revision: str | None) -> dict[str, Any]:
         """``config.json`` straight from the Hub, parsed."""
-        hub_file = await self.source.fetch(model_id, revision or DEFAULT_BRANCH, CONFIG_FILE)
+        hub_file = await _fetch_config(self.source, model_id, revision or DEFAULT_BRANCH)
         return parse_config(hub_file.data, model_id)
 
 
@@ -86,13 +89,32 @@ async def _fetch_optional(
     source: HuggingFaceSource, model_id: str, revision: str, path: str
 ) -> HubFile | None:
     try:
+        if path == CONFIG_FILE:
+            return await _fetch_config(source, model_id, revision)
         return await source.fetch(model_id, revision, path)
     except EntryNotFoundError:
         return None
 
 
+async def _fetch_config(source: HuggingFaceSource, model_id: str, revision: str) -> HubFile:
+    """``config.json``, never read past :data:`MAX_CONFIG_BYTES`."""
+    try:
+        return await source.fetch(model_id, revision, CONFIG_FILE, max_bytes=MAX_CONFIG_BYTES)
+    except ResponseTooLargeError as exc:
+        raise _too_big(model_id) from exc
+
+
+def _too_big(model_id: str) -> HubError:
+    return HubError(
+        f"config.json of {model_id!r} is larger than {MAX_CONFIG_BYTES >> 20} MiB, far more "
+        "than any real model config; it was not parsed or stored"
+    )
+
+
 def parse_config(data: bytes, model_id: str) -> dict[str, Any]:
     """A ``config.json``'s bytes as a dict, or a :class:`HubError` saying what is wrong."""
+    if len(data) > MAX_CONFIG_BYTES:
+        raise _too_big(model_id)
     try:
         parsed = json.loads(data)  # accepts NaN/Infinity, as transformers writes them
     except (ValueError, RecursionError) as exc:  # RecursionError: '[[[[...' nested too deep

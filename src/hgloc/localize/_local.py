@@ -2,15 +2,33 @@
 
 from __future__ import annotations
 
+import builtins
 import datetime as dt
+import re
 from collections.abc import Mapping
+
+import attrs
 
 from hgloc.backends import StorageBackend
 from hgloc.config import Config
-from hgloc.layout import FileRecord, ModelRecord, local_model_prefix
+from hgloc.errors import IndexCorruptError
+from hgloc.layout import METADATA_FILE, FileRecord, ModelRecord, local_model_prefix
 from hgloc.store import Aliases, CachedModel, FolderLocks, ModelStore, StoredModel
 
-__all__ = ["LocalStore", "now"]
+__all__ = ["DamagedFolder", "LocalStore", "now"]
+
+
+@attrs.frozen
+class DamagedFolder:
+    """A model folder whose metadata file does not parse (or names what it must not).
+
+    ``model_id`` and ``revision`` are what could still be read from it, if anything.
+    """
+
+    prefix: str
+    problem: str
+    model_id: str | None = None
+    revision: str | None = None
 
 
 class LocalStore:
@@ -107,6 +125,31 @@ class LocalStore:
             self.bucket_folder, public_copies=public_copies, public_only=public_only
         )
 
+    async def damaged(self) -> builtins.list[DamagedFolder]:
+        """The folders of this bucket setting whose metadata is damaged (listings skip them)."""
+        if not self.bucket_folder:
+            roots = [""]
+        else:
+            roots = [f"by_bucket/{self.bucket_folder}", f"public/by_bucket/{self.bucket_folder}"]
+        suffix = "/" + METADATA_FILE
+        out: builtins.list[DamagedFolder] = []
+        for root in roots:
+            keys = [k async for k in self.backend.list_keys(root) if k.endswith(suffix)]
+            if not root:
+                keys = [k for k in keys if not k.startswith(("by_bucket/", "public/"))]
+            raw = await self.backend.read_many(keys)
+            for key in sorted(raw):
+                prefix = key[: -len(suffix)]
+                if prefix.count("/") < 1:
+                    continue
+                try:
+                    ModelRecord.from_bytes(raw[key], where=self.backend.location(key))
+                except IndexCorruptError as exc:
+                    out.append(DamagedFolder(prefix, str(exc), *_readable_ids(raw[key])))
+                except KeyError:
+                    continue  # another tool's file without ids: adopted by a download
+        return out
+
     def record(
         self,
         model_id: str,
@@ -135,3 +178,24 @@ class LocalStore:
 def now() -> str:
     """The time now, as metadata records it."""
     return dt.datetime.now(dt.UTC).isoformat()
+
+
+_ID = re.compile(rb'"model_id"\s*:\s*"([^"\\]{1,200})"')
+_REVISION = re.compile(rb'"revision"\s*:\s*(?:null|"([^"\\]{1,255})")')
+
+
+def _readable_ids(raw: bytes) -> tuple[str | None, str | None]:
+    """The model id and revision a damaged metadata file still names, if any.
+
+    Read by pattern: a truncated file still names them. The caller trusts them only
+    when they map to the folder the file is in.
+    """
+    found = _ID.search(raw)
+    if found is None:
+        return None, None
+    revision = _REVISION.search(raw)
+    rev = revision.group(1) if revision is not None else None
+    try:
+        return found.group(1).decode(), None if rev is None else rev.decode()
+    except UnicodeDecodeError:
+        return None, None

@@ -8,6 +8,7 @@ Own store → public copy → another folder of the store (or alias) → team bu
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Awaitable, Callable, Container, Mapping, Sequence
 from typing import Protocol
 
@@ -15,7 +16,7 @@ import anyio
 import attrs
 
 from hgloc.bucket import BucketAccess, checked_stream
-from hgloc.errors import OfflineModeError
+from hgloc.errors import BackendUnavailableError, IndexCorruptError, OfflineModeError
 from hgloc.layout import (
     CARD_FILE,
     CONFIG_FILE,
@@ -29,6 +30,7 @@ from hgloc.localize._local import LocalStore, now
 from hgloc.localize._request import ModelRequest
 from hgloc.localize._results import ModelResult, Source, Status
 from hgloc.sources import HashSource, HuggingFaceSource
+from hgloc.store import remove_leftovers
 from hgloc.transfer import FullModelJob, TransferSettings, staging_root
 
 __all__ = [
@@ -46,6 +48,7 @@ logger = logging.getLogger("hgloc")
 
 InBucket = Container[tuple[str, str | None]]
 OnStored = Callable[[ModelRequest], Awaitable[None]]
+_BUCKET_DOWN_SECONDS = 30.0  # after the bucket failed to answer, later models skip it this long
 
 
 @attrs.frozen
@@ -60,6 +63,7 @@ class Lookup:
     prefix: str
     existing: ModelRecord | None
     in_bucket: InBucket | None = None
+    skipped: list[str] = attrs.field(factory=list)  # tiers that could not be reached, and why
 
     def result(self, status: Status, commit: str | None, source: Source, path: str) -> ModelResult:
         req = self.request
@@ -87,7 +91,7 @@ class ReadPath:
     async def get(self, request: ModelRequest, in_bucket: InBucket | None = None) -> ModelResult:
         """The model in the store, from the first tier that has it (the store is not shared)."""
         prefix = self.local.prefix(request.model_id, request.revision)
-        existing = await self.local.models.load_model(prefix, request.model_id, request.revision)
+        existing = await self._existing(request, prefix)
         lookup = Lookup(request, prefix, existing, in_bucket)
         for tier in self.tiers:
             result = await tier.get(lookup)
@@ -96,6 +100,12 @@ class ReadPath:
                     await self._remember_rename(prefix)
                 if result.status is Status.FETCHED and self.on_stored is not None:
                     await self.on_stored(request)
+                if lookup.skipped and result.source is Source.HUB:
+                    # Nothing is lost: a model the bucket's index lacks is uploaded by
+                    # sync-all-local-models-to-s3, or by the next prefetch.
+                    pending = "; the upload is pending: sync-all-local-models-to-s3 does it"
+                    warnings = tuple(w + pending for w in lookup.skipped)
+                    result = attrs.evolve(result, warnings=warnings, upload_pending=True)
                 return result
         raise AssertionError("the last tier of a read path always answers")
 
@@ -104,6 +114,20 @@ class ReadPath:
         record = await self.local.models.load(prefix)
         if record is not None and record.resolved_repo_id:
             await self.local.aliases.add(record.resolved_repo_id, record.model_id)
+
+    async def _existing(self, request: ModelRequest, prefix: str) -> ModelRecord | None:
+        """The folder's metadata; a damaged one is rebuilt by a refresh, else reported."""
+        try:
+            return await self.local.models.load_model(prefix, request.model_id, request.revision)
+        except IndexCorruptError as exc:
+            if not request.refresh:
+                raise IndexCorruptError(
+                    f"{exc} (or run `hgloc download-model {request.model_id} --refresh` "
+                    "or `hgloc verify --repair`, which rebuild it)"
+                ) from exc
+        logger.warning("rebuilding the damaged metadata of %s", self.local.location(prefix))
+        await self.local.backend.delete(f"{prefix}/{METADATA_FILE}")
+        return None
 
 
 class StoredElsewhere:
@@ -163,14 +187,33 @@ class BucketCopy:
     def __init__(self, local: LocalStore, bucket: BucketAccess) -> None:
         self.local = local
         self.bucket = bucket
+        self._down_until = 0.0  # the bucket did not answer: skipped until then
 
     async def get(self, lookup: Lookup) -> ModelResult | None:
         req, existing = lookup.request, lookup.existing
         wanted = existing is None or (req.full and not existing.is_full_model)
-        if req.refresh or not wanted:
+        if req.refresh or not wanted or not self.bucket.configured:
             return None
         if lookup.in_bucket is not None and req.key not in lookup.in_bucket:
             return None
+        if time.monotonic() < self._down_until:
+            lookup.skipped.append("the bucket was skipped (it did not answer a moment ago)")
+            return None
+        try:
+            return await self._copy(lookup)
+        except BackendUnavailableError as exc:
+            # The Hub still has the model: a bucket that is down costs the sharing, not it.
+            self._down_until = time.monotonic() + _BUCKET_DOWN_SECONDS
+            logger.warning(
+                "the bucket could not be used (%s): skipped, fetching from the Hub; "
+                "sync-all-local-models-to-s3 uploads what it lacks later",
+                exc,
+            )
+            lookup.skipped.append(f"the bucket was skipped ({exc})")
+            return None
+
+    async def _copy(self, lookup: Lookup) -> ModelResult | None:
+        req = lookup.request
         tier = await self.bucket.tier()
         public = await self.bucket.public()
         if tier is not None:
@@ -181,8 +224,9 @@ class BucketCopy:
             folder = tier.folder(req.model_id, req.revision)
             # The folder may hold an older metadata-only copy: it stops counting as
             # cached before its files change, and a full download of it waits.
-            async with self.local.locks.task_lock(prefix):
+            async with self.local.locks.exclusive(prefix):
                 backend = self.local.backend
+                await remove_leftovers(backend, prefix)
                 await backend.delete(f"{prefix}/{METADATA_FILE}")
                 for name, file in record.files.items():
                     key = f"{folder}/{name}"
@@ -276,7 +320,8 @@ class HubTier:
             record = attrs.evolve(record, hashes_source=HASHES_RECEIVED)
         # A full download of this folder may have finished meanwhile (it takes the
         # same lock): never replace its record with a metadata-only one.
-        async with self.local.locks.task_lock(prefix):
+        async with self.local.locks.exclusive(prefix):
+            await remove_leftovers(self.local.backend, prefix)
             now_held = await self.local.models.load_model(prefix, req.model_id, req.revision)
             if (
                 now_held is not None
@@ -298,6 +343,7 @@ class HubTier:
         req, prefix, local = lookup.request, lookup.prefix, self.local
         # The folder lock keeps other processes out too; either may have completed it.
         async with local.locks.exclusive(prefix):
+            await remove_leftovers(local.backend, prefix)
             existing = await local.models.load_model(prefix, req.model_id, req.revision)
 
             def make_record(

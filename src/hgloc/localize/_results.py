@@ -42,6 +42,8 @@ class ModelResult:
     seconds: float = 0.0
     source: Source | None = None
     shared: str | None = None  # where in the bucket it was uploaded, if it was
+    warnings: tuple[str, ...] = ()  # what went wrong without failing it (a bucket skipped)
+    upload_pending: bool = False  # the bucket was down: sync-all uploads it later
 
     @property
     def ok(self) -> bool:
@@ -68,6 +70,7 @@ class ModelResult:
             "seconds": round(self.seconds, 4),
             "source": None if self.source is None else self.source.value,
             "shared": self.shared,
+            "warnings": list(self.warnings),
         }
 
 

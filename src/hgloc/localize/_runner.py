@@ -3,10 +3,15 @@
 Used by prefetch (fetch, then share), the bucket sync and verify. An optional
 second stage takes the results it wants in workers of its own, so a slow
 second stage (a bucket upload) holds itself, not the first (the Hub side).
+
+One item's unexpected error (a ``ValueError`` from a hostile answer, a bug)
+becomes that item's result through ``on_error``: the run goes on and reports.
+Cancellation, ``KeyboardInterrupt`` and ``MemoryError`` are never caught.
 """
 
 from __future__ import annotations
 
+import logging
 import math
 import time
 from collections.abc import Awaitable, Callable, Sequence
@@ -18,7 +23,9 @@ from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStre
 
 from hgloc._aio import task_group
 
-__all__ = ["BulkRunner", "FollowUp"]
+__all__ = ["BulkRunner", "FollowUp", "OnError"]
+
+logger = logging.getLogger("hgloc")
 
 I = TypeVar("I")  # noqa: E741 - an item
 R = TypeVar("R")
@@ -31,6 +38,10 @@ class FollowUp(Generic[R]):
     wanted: Callable[[R], Awaitable[bool]]
     step: Callable[[R], Awaitable[R]]
     workers: int
+
+
+OnError = Callable[[I, Exception], R]
+"""``on_error(item, exc)``: the result of an item whose work raised ``exc``."""
 
 
 def _untimed(result: R, seconds: float) -> R:
@@ -58,8 +69,12 @@ class BulkRunner(Generic[R]):
         items: Sequence[I],
         step: Callable[[I], Awaitable[R]],
         then: FollowUp[R] | None = None,
+        on_error: OnError[I, R] | None = None,
     ) -> list[R]:
-        """Every item's result, in the order of ``items``."""
+        """Every item's result, in the order of ``items``.
+
+        Without ``on_error`` an item's error ends the run (raised as itself).
+        """
         results: list[R | None] = [None] * len(items)
         todo = iter(enumerate(items))  # shared: each item is taken by one worker
 
@@ -70,12 +85,27 @@ class BulkRunner(Generic[R]):
 
         queue, queued = anyio.create_memory_object_stream[tuple[int, R, float]](math.inf)
 
+        def recovered(index: int, exc: Exception) -> R:
+            logger.error("unexpected error on item %d of a bulk run", index, exc_info=exc)
+            assert on_error is not None
+            return on_error(items[index], exc)
+
+        def fatal(exc: Exception) -> bool:
+            # MemoryError: the process is in trouble, not this item.
+            return on_error is None or isinstance(exc, MemoryError)
+
         async def worker(queue: MemoryObjectSendStream[tuple[int, R, float]]) -> None:
             async with queue:
                 for index, item in todo:
                     began = time.perf_counter()
-                    result = await step(item)
-                    if then is not None and await then.wanted(result):
+                    try:
+                        result = await step(item)
+                        follow = then is not None and await then.wanted(result)
+                    except Exception as exc:  # any error is this item's, not the run's
+                        if fatal(exc):
+                            raise
+                        result, follow = recovered(index, exc), False
+                    if follow:
                         await queue.send((index, result, began))
                     else:
                         finish(index, result, began)
@@ -84,7 +114,13 @@ class BulkRunner(Generic[R]):
             assert then is not None
             async with queued:
                 async for index, result, began in queued:
-                    finish(index, await then.step(result), began)
+                    try:
+                        done = await then.step(result)
+                    except Exception as exc:
+                        if fatal(exc):
+                            raise
+                        done = recovered(index, exc)
+                    finish(index, done, began)
 
         workers = min(self.workers, len(items))
         # The streams close as the block ends (before the task group waits), so the

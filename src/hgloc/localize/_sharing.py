@@ -37,7 +37,7 @@ class Sharing:
         also when this store holds it and the index does not: a run killed or cut
         from S3 between the two is completed by the next one.
         """
-        if not self.local.bucket_folder or not result.ok:
+        if not self.local.bucket_folder or not result.ok or result.upload_pending:
             return False
         if request.make_public:
             return True

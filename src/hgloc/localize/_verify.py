@@ -16,8 +16,8 @@ import attrs
 
 from hgloc.backends import StorageBackend
 from hgloc.bucket import BucketAccess, BucketTier, checked_stream
-from hgloc.errors import HglocError, IntegrityError, ObjectNotFoundError
-from hgloc.layout import METADATA_FILE, ModelRecord
+from hgloc.errors import HglocError, IndexCorruptError, IntegrityError, ObjectNotFoundError
+from hgloc.layout import CARD_FILE, CONFIG_FILE, METADATA_FILE, ModelRecord
 from hgloc.localize._local import LocalStore
 from hgloc.localize._request import ModelRef, ModelRequest
 from hgloc.localize._results import ModelResult
@@ -83,6 +83,19 @@ class VerifyReport:
         }
 
 
+def _unexpected(model: ModelRef | CachedModel, exc: Exception) -> VerifyResult:
+    """A model whose check raised an error hgloc did not expect: bad, and the rest go on."""
+    where = model.path if isinstance(model, CachedModel) else ""
+    return VerifyResult(
+        model.model_id,
+        model.revision,
+        where,
+        0,
+        0,
+        error=f"could not be checked: unexpected {type(exc).__name__}: {exc}",
+    )
+
+
 async def _check_folder(
     record: ModelRecord, backend: StorageBackend, folder: str
 ) -> tuple[int, list[str], list[str]]:
@@ -142,7 +155,14 @@ class Verifier:
         async def check(ref: ModelRef) -> VerifyResult:
             folder = tier.folder(ref.model_id, ref.revision)
             where = tier.backend.location(folder)
-            record = await tier.load(ref.model_id, ref.revision)
+            try:
+                record = await tier.load(ref.model_id, ref.revision)
+            except IndexCorruptError as exc:  # names files outside its folder, another model...
+                result = VerifyResult(
+                    ref.model_id, ref.revision, where, 0, 0,
+                    (f"metadata damaged: {exc}",), (METADATA_FILE,),
+                )  # fmt: skip
+                return await self._repair_bucket(tier, result, None) if repair else result
             if record is None:
                 return VerifyResult(
                     ref.model_id, ref.revision, where, 0, 0, error="not in the bucket"
@@ -161,7 +181,7 @@ class Verifier:
                 result = await self._repair_bucket(tier, result, record)
             return result
 
-        return await self._runner.run(refs, check)
+        return await self._runner.run(refs, check, on_error=_unexpected)
 
     async def _verify_local(
         self, refs: Sequence[ModelRef] | None, *, repair: bool
@@ -198,8 +218,67 @@ class Verifier:
                 result = await self._repair_local(result, prefix, record)
             return result
 
-        checked = await BulkRunner[VerifyResult | None](workers=1).run(models, check)
-        return results + [r for r in checked if r is not None]
+        checked = await BulkRunner[VerifyResult | None](workers=1).run(
+            models, check, on_error=_unexpected
+        )
+        damaged = await self._damaged_local(refs, repair=repair)
+        named = {(r.model_id, r.revision) for r in damaged}
+        results = [r for r in results if (r.model_id, r.revision) not in named]
+        return results + [r for r in checked if r is not None] + damaged
+
+    async def _damaged_local(
+        self, refs: Sequence[ModelRef] | None, *, repair: bool
+    ) -> list[VerifyResult]:
+        """Folders whose metadata is damaged: listings skip them, verify reports them."""
+        out: list[VerifyResult] = []
+        named = {self.local.prefix(r.model_id, r.revision): r for r in refs or ()}
+        for folder in await self.local.damaged():
+            ref = named.get(folder.prefix)
+            if ref is None and folder.model_id is not None:
+                try:
+                    mine = self.local.prefix(folder.model_id, folder.revision)
+                except HglocError:
+                    mine = None  # the id it names is not a valid one: not trusted
+                if mine == folder.prefix:
+                    ref = ModelRef(folder.model_id, folder.revision)
+            if refs is not None and (ref is None or folder.prefix not in named):
+                continue
+            result = VerifyResult(
+                ref.model_id if ref else folder.prefix,
+                ref.revision if ref else None,
+                self.local.location(folder.prefix),
+                0,
+                0,
+                (f"metadata damaged: {folder.problem}",),
+                (METADATA_FILE,),
+            )
+            if repair:
+                result = await self._rebuild_local(result, folder.prefix, ref)
+            out.append(result)
+        return out
+
+    async def _rebuild_local(
+        self, result: VerifyResult, prefix: str, ref: ModelRef | None
+    ) -> VerifyResult:
+        """A folder with damaged metadata, fetched again (its good files are kept)."""
+        if ref is None:
+            return attrs.evolve(
+                result,
+                error="repair failed: its metadata no longer says which model it holds; "
+                "run `hgloc verify --repair <model id>` naming it",
+            )
+        backend = self.local.backend
+        names = [k.removeprefix(f"{prefix}/") async for k in backend.list_keys(prefix)]
+        full = any(n not in (CARD_FILE, CONFIG_FILE, METADATA_FILE) for n in names)
+        await backend.delete(f"{prefix}/{METADATA_FILE}")
+        request = ModelRequest(
+            model_id=ref.model_id, revision=ref.revision, metadata_only=not full, upload=False
+        )
+        try:
+            await self.download(request)
+        except HglocError as exc:
+            return attrs.evolve(result, error=f"repair failed: {exc}")
+        return attrs.evolve(result, repaired=True)
 
     async def _repair_local(
         self, result: VerifyResult, prefix: str, record: ModelRecord
@@ -207,22 +286,22 @@ class Verifier:
         # Not cached any more from this moment: nobody is served the damaged bytes.
         await self.local.models.delete(prefix, list(result.damaged_files))
         try:
-            await self._refetch(result, record)
+            await self._refetch(result, full=record.is_full_model)
         except HglocError as exc:
             return attrs.evolve(result, error=f"repair failed: {exc}")
         return attrs.evolve(result, repaired=True)
 
-    async def _refetch(self, result: VerifyResult, record: ModelRecord) -> None:
+    async def _refetch(self, result: VerifyResult, *, full: bool) -> None:
         request = ModelRequest(
             model_id=result.model_id,
             revision=result.revision,
-            metadata_only=not record.is_full_model,
+            metadata_only=not full,
             upload=False,
         )
         await self.download(request)
 
     async def _repair_bucket(
-        self, tier: BucketTier, result: VerifyResult, record: ModelRecord
+        self, tier: BucketTier, result: VerifyResult, record: ModelRecord | None
     ) -> VerifyResult:
         """Put a good copy back into the bucket: the local one if intact, else one from the Hub."""
         try:
@@ -231,11 +310,13 @@ class Verifier:
             # now on, and what is fetched below comes from the Hub, not from it.
             await tier.backend.delete(f"{folder}/{METADATA_FILE}")
             for name in result.damaged_files:
-                await tier.backend.delete(f"{folder}/{name}")
+                if name != METADATA_FILE:  # its own metadata: named files stay unread
+                    await tier.backend.delete(f"{folder}/{name}")
             prefix = self.local.prefix(result.model_id, result.revision)
             local = await self.local.cached(result.model_id, result.revision)
-            if local is None or (record.is_full_model and not local.is_full_model):
-                await self._refetch(result, record)
+            full = record.is_full_model if record is not None else False
+            if local is None or (full and not local.is_full_model):
+                await self._refetch(result, full=full)
             else:
                 # The local copy may have rotted as well: it is checked, and fetched again if so.
                 local_record = await self.local.models.load(prefix)

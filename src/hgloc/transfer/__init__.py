@@ -9,11 +9,13 @@ from __future__ import annotations
 
 from hgloc.transfer._big_file import ByteProgress, TransferSettings
 from hgloc.transfer._full_model import FullModelJob, Outcome, Patterns, RecordFactory
+from hgloc.transfer._limits import NotEnoughSpaceError
 from hgloc.transfer._staging import staging_root
 
 __all__ = [
     "ByteProgress",
     "FullModelJob",
+    "NotEnoughSpaceError",
     "Outcome",
     "Patterns",
     "RecordFactory",

@@ -14,7 +14,7 @@ import functools
 import hashlib
 import logging
 import time
-from collections.abc import AsyncGenerator, Callable
+from collections.abc import AsyncGenerator, Callable, Iterator
 from contextlib import aclosing
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -25,10 +25,11 @@ import attrs
 
 from hgloc._aio import gather
 from hgloc.backends import LocalPaths, StorageBackend
-from hgloc.errors import IntegrityError
+from hgloc.errors import IntegrityError, ObjectNotFoundError
 from hgloc.sources import HuggingFaceSource, TreeEntry
 from hgloc.sources._hub_protocol import git_blob_sha1
-from hgloc.sources._ranges import Part, plan_parts
+from hgloc.sources._ranges import Part
+from hgloc.transfer._parts import PartPlan
 from hgloc.transfer._staging import StagedFile
 
 if TYPE_CHECKING:
@@ -40,6 +41,7 @@ __all__ = [
     "Progress",
     "TransferSettings",
     "fetch_big_file",
+    "stored_matches",
     "verify_bytes",
 ]
 
@@ -70,6 +72,9 @@ class TransferSettings:
     - ``progress_interval``: seconds between two ``on_bytes`` calls for one path.
     - ``staging_dir``: where big files are assembled; default ``<store>/.hgloc-partial``
       for a local store, a temp folder otherwise.
+    - ``max_file_size``: a file listed larger than this fails its model before any byte
+      is fetched or staged. The default, 512 GiB, is ten times the Hub's own limit per
+      file (50 GB): only a damaged or hostile file list goes past it.
     """
 
     part_size: int = attrs.field(default=16 << 20, validator=_positive)
@@ -79,6 +84,7 @@ class TransferSettings:
     buffer_size: int = attrs.field(default=1 << 20, validator=_positive)
     progress_interval: float = 0.1
     staging_dir: Path | None = None
+    max_file_size: int = attrs.field(default=512 << 30, validator=_positive)
 
 
 class HashMismatchError(IntegrityError):
@@ -134,6 +140,9 @@ class _Hasher:
     def update(self, data: Buffer) -> None:
         self._hash.update(data)
 
+    def matches(self) -> bool:
+        return self._hash.hexdigest() == self.expected
+
     def check(self) -> None:
         actual = self._hash.hexdigest()
         if actual != self.expected:
@@ -161,20 +170,34 @@ def verify_bytes(data: bytes, entry: TreeEntry) -> None:
         )
 
 
+async def stored_matches(backend: StorageBackend, key: str, entry: TreeEntry) -> bool:
+    """Whether the stored object at ``key`` holds exactly the file ``entry`` lists."""
+    hasher = _Hasher(entry)
+    size = 0
+    try:
+        async for chunk in backend.read_stream(key):
+            hasher.update(chunk)
+            size += len(chunk)
+    except ObjectNotFoundError:
+        return False
+    return size == entry.size and hasher.matches()
+
+
 class _PartsState:
-    """Bytes on disk per part, and a wake-up for the reader waiting on each part."""
+    """Bytes on disk per part, and a wake-up for the reader waiting on a part."""
 
     def __init__(self, done: list[int]) -> None:
         self.done = done
-        self._events = [anyio.Event() for _ in done]
+        self._events: dict[int, anyio.Event] = {}  # only the part the reader waits on
 
     def advance(self, index: int, n: int) -> None:
         self.done[index] += n
-        event, self._events[index] = self._events[index], anyio.Event()
-        event.set()
+        event = self._events.pop(index, None)
+        if event is not None:
+            event.set()
 
     async def wait(self, index: int) -> None:
-        await self._events[index].wait()
+        await self._events.setdefault(index, anyio.Event()).wait()
 
 
 @attrs.define
@@ -210,7 +233,7 @@ class _Attempt:
         self.job = job
         entry, settings = job.entry, job.settings
         self.entry = entry
-        self.parts = plan_parts(
+        self.parts = PartPlan(
             entry.size, part_size=settings.part_size, split_above=settings.split_above
         )
         # Named by content: a resumed run finds the bytes of this very file, never another's.
@@ -219,7 +242,6 @@ class _Attempt:
         ).hexdigest()[:24]
         self.staged = StagedFile(job.staging, stem, entry.size, self.parts)
         self.hasher = _Hasher(entry)
-        self.per_file = anyio.Semaphore(settings.connections_per_file)
         self.state = _PartsState([0] * len(self.parts))
         self.file_done = 0
 
@@ -229,7 +251,11 @@ class _Attempt:
             self.state = _PartsState(await anyio.to_thread.run_sync(staged.open))
             self._advance(sum(self.state.done))  # bytes kept from an interrupted run
             last = self._hash_only if job.rename_into_place else self._store
-            await gather(*(functools.partial(self._fetch_part, p) for p in self.parts), last)
+            # A few workers take the parts in order: nothing is made per part up front.
+            todo = iter(self.parts)
+            workers = min(job.settings.connections_per_file, len(self.parts))
+            fetchers = [functools.partial(self._fetch_parts, todo) for _ in range(workers)]
+            await gather(*fetchers, last)
             if job.rename_into_place:
                 assert isinstance(job.backend, LocalPaths)
                 target = job.backend.target_path(job.key)  # refuses symlinks out of the store
@@ -247,12 +273,16 @@ class _Attempt:
         self.file_done += n
         self.job.progress.add(n, self.entry.path, self.file_done, self.entry.size)
 
+    async def _fetch_parts(self, todo: Iterator[Part]) -> None:
+        for part in todo:
+            await self._fetch_part(part)
+
     async def _fetch_part(self, part: Part) -> None:
         start = part.start + self.state.done[part.index]
         if start >= part.end:
             return
         job = self.job
-        async with self.per_file, job.slots:
+        async with job.slots:
             pending: list[bytes] = []
             pending_size = 0
             offset = start

@@ -27,7 +27,6 @@ from hgloc.errors import (
     InvalidKeyError,
     InvalidModelIdError,
     LayoutCollisionError,
-    ObjectNotFoundError,
     OfflineModeError,
 )
 from hgloc.layout import CARD_FILE, CARD_REPO_PATH, METADATA_FILE, FileRecord, ModelRecord
@@ -40,8 +39,10 @@ from hgloc.transfer._big_file import (
     Progress,
     TransferSettings,
     fetch_big_file,
+    stored_matches,
     verify_bytes,
 )
+from hgloc.transfer._limits import check_sizes
 from hgloc.transfer._staging import Journal, model_staging, remove_model_staging, same_filesystem
 
 __all__ = ["FullModelJob", "Outcome", "Patterns", "file_record", "select_files", "store_name"]
@@ -52,8 +53,9 @@ Patterns = str | Iterable[str] | None
 RecordFactory = Callable[[str, Mapping[str, FileRecord], str, bool], ModelRecord]
 """``(commit, files, resolved repo id, is_full_model) -> ModelRecord``."""
 
-_STAT_CONCURRENCY = 32
-_RESERVED_PREFIX = ".hgloc-tmp-"  # the local store's temp files: hidden from listings
+_STAT_CONCURRENCY = 32  # files hashed at once
+# hgloc's own names (temp files '.hgloc-tmp-*', staging '.hgloc-partial'): never a repo path.
+_HGLOC_PREFIX = ".hgloc-"
 
 
 def store_name(repo_path: str) -> str:
@@ -66,6 +68,10 @@ def file_record(entry: TreeEntry) -> FileRecord:
     if entry.sha256 is not None:
         return FileRecord(entry.path, entry.size, None, entry.sha256)
     return FileRecord(entry.path, entry.size, entry.oid, None)
+
+
+def _total(todo: Mapping[str, TreeEntry]) -> int:
+    return sum(e.size for e in todo.values())
 
 
 def _holds(record: FileRecord | None, entry: TreeEntry) -> bool:
@@ -134,10 +140,17 @@ def _checked_path(path: str, prefix: str = "") -> str:
             f"({str(exc).rpartition(': ')[2] or exc}); the model was not downloaded"
         ) from None
     base = path.rpartition("/")[2]
-    if base == METADATA_FILE or base.startswith(_RESERVED_PREFIX):
+    if base == METADATA_FILE or any(p.startswith(_HGLOC_PREFIX) for p in path.split("/")):
         raise InvalidKeyError(
             f"the Hub lists a file at {path!r}, a name hgloc keeps for itself; "
             "the model was not downloaded"
+        )
+    if any(p.lower() == ".git" for p in path.split("/")):
+        # No Hub repo can hold one (git keeps it for itself); stored, its hooks would run
+        # for anyone using git in the model folder.
+        raise InvalidKeyError(
+            f"the Hub lists a file at {path!r}, inside a '.git' folder, which no real repo "
+            "holds; the model was not downloaded"
         )
     return path
 
@@ -204,6 +217,9 @@ class FullModelJob:
         same_commit = existing is not None and existing.commit == commit
         old = dict(existing.files) if existing is not None else {}
         kept, todo = await self._split(selected, old, journaled)
+        check_sizes(
+            self.model_id, todo, max_file_size=self.settings.max_file_size, needs=self._needs(todo)
+        )
 
         files = {**(old if same_commit else {}), **{n: file_record(e) for n, e in selected.items()}}
         is_full = all(store_name(e.path) in files for e in tree)
@@ -236,6 +252,15 @@ class FullModelJob:
         )
         return Outcome(True, commit)
 
+    def _needs(self, todo: Mapping[str, TreeEntry]) -> dict[Path, int]:
+        """Bytes the plan writes per folder: big files are staged, then renamed or copied."""
+        big = sum(e.size for e in todo.values() if e.size > self.settings.in_memory_max)
+        needs = {self.staging_root: big} if big else {}
+        if isinstance(self.backend, LocalPaths):
+            # A rename lands staged bytes on the same disk: counted once, in the total.
+            needs[self.backend.root] = max(needs.get(self.backend.root, 0), _total(todo))
+        return needs
+
     async def _commit(self, existing: ModelRecord | None, refresh: bool) -> tuple[str, str]:
         """The commit to fetch and the repo's current id (after a rename)."""
         if existing is not None and not refresh and is_commit(existing.commit):
@@ -258,24 +283,36 @@ class FullModelJob:
         old: Mapping[str, FileRecord],
         journaled: Mapping[str, FileRecord],
     ) -> tuple[list[str], dict[str, TreeEntry]]:
-        """Files already stored with the right content (checked by size too), and the rest."""
-        candidates = [
-            n for n, e in selected.items() if _holds(old.get(n), e) or _holds(journaled.get(n), e)
-        ]
+        """Files already stored with the right content, and the rest.
+
+        A file the metadata or the journal vouches for is kept when its size is right.
+        One in place at the right size that neither lists (a kill landed between its
+        rename and its journal line) is hashed, and kept if it matches.
+        """
+        here = f"{self.prefix}/"
+        sizes = {
+            info.key[len(here) :]: info.size
+            async for info in self.backend.list(self.prefix)
+            if info.key.startswith(here)
+        }
         present: set[str] = set()
+        unsure: list[str] = []
+        for name, entry in selected.items():
+            if sizes.get(name) != entry.size:
+                continue
+            if _holds(old.get(name), entry) or _holds(journaled.get(name), entry):
+                present.add(name)
+            else:
+                unsure.append(name)
         limiter = anyio.Semaphore(_STAT_CONCURRENCY)
 
         async def check(name: str) -> None:
             async with limiter:
-                try:
-                    info = await self.backend.stat(f"{self.prefix}/{name}")
-                except ObjectNotFoundError:
-                    return
-            if info.size == selected[name].size:
-                present.add(name)
+                if await stored_matches(self.backend, f"{self.prefix}/{name}", selected[name]):
+                    present.add(name)
 
         async with anyio.create_task_group() as tg:
-            for name in candidates:
+            for name in unsure:
                 tg.start_soon(check, name)
         kept = sorted(present)
         todo = {n: e for n, e in selected.items() if n not in present}
@@ -352,4 +389,7 @@ class FullModelJob:
                 rename_into_place=rename,
             )
             await fetch_big_file(job)
-        await anyio.to_thread.run_sync(journal.add, {name: file_record(entry)})
+        # The file is in place: its journal line is written even when the run is being
+        # cancelled, so the next run keeps it instead of fetching it again.
+        with anyio.CancelScope(shield=True):
+            await anyio.to_thread.run_sync(journal.add, {name: file_record(entry)})

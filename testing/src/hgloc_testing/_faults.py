@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import gzip
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 
 import attrs
 
@@ -50,6 +50,8 @@ class Faults:
     - ``bad_commit``: the ``X-Repo-Commit`` value of every answer that carries one.
     - ``bad_location``: the ``Location`` of every ``/resolve/`` redirect to the CDN.
     - ``bad_link``: a ``Link: <bad_link>; rel="next"`` on every tree page.
+    - ``announced_sizes``: ``{"<repo_id>/<path>": size}``, the size the tree listing
+      announces for a file (absurd sizes: ``2**47``); its bytes stay what they are.
     """
 
     latency: float = 0.0
@@ -70,6 +72,8 @@ class Faults:
     bad_commit: str | None = None
     bad_location: str | None = None
     bad_link: str | None = None
+    # Hostile answers (issue 15), applied by _hostile.py; new knobs go below.
+    announced_sizes: Mapping[str, int] = attrs.field(factory=dict)
 
     def matches(self, paths: frozenset[str], repo_id: str, path: str) -> bool:
         """Whether a file is named in one of the path sets."""

@@ -33,6 +33,7 @@ from hgloc.hub_wire import (
 from ._api_routes import answer as answer_api
 from ._api_routes import read_body
 from ._faults import Faults, hostile
+from ._hostile import hostile_reply
 from ._records import ConnectionDropped, Grant, RequestRecord, as_grant
 from ._replies import (
     JSON,
@@ -265,6 +266,9 @@ class HubApp:
         if request.token_invalid and self.reject_invalid_tokens:
             return error(401, None, "Invalid credentials in Authorization header"), None
         reply, fault = hostile(self._route(request), faults, "/" + "/".join(request.segs))
+        reply, resized = hostile_reply(request.segs, reply, faults, self._known)
+        if resized is not None:
+            return reply, resized
         if reply.file is None or request.method != "GET" or not reply.body:
             return reply, fault
         repo_id, path = reply.file
