@@ -115,14 +115,17 @@ async def test_a_compressed_answer_is_decoded_and_verified(
 async def test_a_gzip_bomb_from_the_hub_is_refused_within_the_cap(
     hub: HubEmulator, tmp_path: Path
 ) -> None:
-    # 80 MB of JSON, 80 KB on the wire; the cap for a metadata file is 64 MB. (The
-    # emulator compresses in this process, so memory is measured in the next test.)
+    # 80 MB of JSON, 80 KB on the wire; a config is capped at 16 MiB, counted as it is
+    # decompressed. (The emulator compresses in this process, so memory is measured in
+    # the next test.)
     bomb = b"{" + b" " * (80 * MiB) + b"}"
     hub.add_repo(repo("hostile/bomb", **{"config.json": bomb}))
     hub.faults.gzip_paths = frozenset({"hostile/bomb/config.json"})
     async with Localizer(make_config(hub.url, tmp_path), retry=FAST_RETRY) as loc:
-        with pytest.raises(ResponseTooLargeError, match="decompressed"):
+        with pytest.raises(HubError, match="larger than 16 MiB") as caught:
             await loc.hub_config("hostile/bomb")
+    cause = caught.value.__cause__
+    assert isinstance(cause, ResponseTooLargeError) and "decompressed" in str(cause)
 
 
 async def test_every_whole_body_read_caps_the_decoded_bytes() -> None:
