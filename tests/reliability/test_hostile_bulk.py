@@ -4,9 +4,9 @@ The run completes; exactly the hostile models fail, each with a reason; the rest
 are cached and verify. Each hostile kind is one entry of :data:`KINDS`: how to make
 a model meet it, and the words its failure must give.
 
-INTEGRATOR: the client and serve helpers add their kinds to ``KINDS`` (hostile
-``Location``/``Link`` ports, gzip bombs, drips past the deadline, a bad
-``X-Repo-Commit``...), each a :class:`Kind` with its emulator knob in ``arm``.
+The emulator's knobs for a hostile ``Location``/``Link`` port and a bad
+``X-Repo-Commit`` act on every answer, not one model's: those cases are tested
+on their own in ``tests/test_hub_client_hostile.py``.
 """
 
 from __future__ import annotations
@@ -77,6 +77,12 @@ def _garbled_config(world: World, model_id: str) -> None:
     world.hub.app.add_repo(_repo(model_id, **{"config.json": b'{"model_type": '}))
 
 
+def _gzip_bomb(world: World, model_id: str) -> None:
+    # 24 MiB of JSON, a few KB on the wire: refused as it is decompressed, past the config cap.
+    world.hub.app.add_repo(_repo(model_id, **{"config.json": b"{" + b" " * (24 << 20) + b"}"}))
+    world.faults.gzip_paths = world.faults.gzip_paths | {f"{model_id}/config.json"}
+
+
 def _bad_metadata(world: World, model_id: str) -> None:
     folder = world.root / model_id.replace("/", "_") / "default_revision"
     folder.mkdir(parents=True, exist_ok=True)
@@ -89,8 +95,8 @@ KINDS: list[Kind] = [
     Kind("repo file under .git/", ".git", _dot_git, full=True),
     Kind("garbled config.json", "not valid JSON", _garbled_config, full=False),
     Kind("garbled local metadata", "damaged", _bad_metadata),
+    Kind("gzip bomb as config.json", "larger than 16 MiB", _gzip_bomb, full=False),
     # Reserved folder names: the id itself is the hostile part (see RESERVED below).
-    # INTEGRATOR: client kinds (Location/Link ports, gzip bombs, drips, X-Repo-Commit) here.
 ]
 RESERVED = ["public", "by_bucket", "by/bucket", "Public", "BY_BUCKET"]
 RESERVED_REASON = "keeps for itself"
