@@ -19,6 +19,7 @@ from hgloc.backends._capabilities import (
     AttributedWrites,
     BucketStore,
     ConditionalJson,
+    ConditionalPut,
     LocalPaths,
     ObjectHead,
     PublicUrls,
@@ -46,11 +47,14 @@ if TYPE_CHECKING:
     _local_paths: LocalPaths = LocalBackend(".")
     _memory: BucketStore = MemoryBackend()
     _s3: BucketStore = S3Backend("bucket")
+    _memory_put: ConditionalPut = MemoryBackend()
+    _s3_put: ConditionalPut = S3Backend("bucket")
 
 __all__ = [
     "AttributedWrites",
     "BucketStore",
     "ConditionalJson",
+    "ConditionalPut",
     "LocalBackend",
     "LocalPaths",
     "MemoryBackend",
@@ -75,6 +79,7 @@ for _obj in (
     AttributedWrites,
     BucketStore,
     ConditionalJson,
+    ConditionalPut,
     LocalBackend,
     LocalPaths,
     MemoryBackend,

@@ -21,6 +21,8 @@ from typing import TYPE_CHECKING, Any
 import anyio
 import attrs
 
+from hgloc.bucket._conditions import require_conditions
+from hgloc.bucket._lease import fence
 from hgloc.errors import (
     HglocError,
     IndexCorruptError,
@@ -144,6 +146,7 @@ class BucketTier:
         )
         meta_key = f"{folder}/{METADATA_FILE}"
         if wrote or not await self._exists(meta_key):
+            await fence()  # under a lease (serve, sync-all): still ours, or publish nothing
             await self.backend.put(meta_key, shared.to_bytes(), content_type="application/json")
             wrote = True
         await self.record([shared], make_public=make_public)
@@ -199,6 +202,7 @@ class BucketTier:
                 return
             batch, self._pending = self._pending, {}
             try:
+                await require_conditions(self.backend, "updating the bucket's index")
                 private = {key: entry for key, (entry, _) in batch.items()}
                 public = {
                     key: self._public_entry(entry)
