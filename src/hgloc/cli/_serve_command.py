@@ -66,6 +66,15 @@ def register(group: click.Group) -> None:
     metavar="TOKEN",
     help="Answer only clients that send this bearer token (they set HF_TOKEN to it).",
 )
+@click.option(
+    "--workers",
+    type=click.IntRange(1, 256),
+    default=1,
+    show_default=True,
+    envvar="HGLOC_SERVE_WORKERS",
+    help="Worker processes sharing the port (each opens the store itself). One is enough "
+    "for a few clients; use about one per CPU core for many.",
+)
 @pass_settings
 def serve(
     settings: Settings,
@@ -75,6 +84,7 @@ def serve(
     port: int,
     upstream: str | None,
     token: str | None,
+    workers: int,
 ) -> None:
     """Serve the store as a Hugging Face Hub: clients only set HF_ENDPOINT.
 
@@ -90,6 +100,7 @@ def serve(
       HF_ENDPOINT=http://127.0.0.1:8080 python train.py   # in another shell
       hgloc serve --s3 --host 0.0.0.0 --token "$SERVE_TOKEN"
       hgloc serve --upstream https://huggingface.co
+      hgloc serve --s3 --upstream https://huggingface.co --workers 4   # one of N replicas
     """
     from hgloc.errors import HglocError, MissingExtraError
 
@@ -147,6 +158,7 @@ def serve(
             token=token,
             log_level=level,
             on_ready=ready,
+            workers=workers,
         )
     except KeyboardInterrupt:  # Ctrl-C: uvicorn shut down cleanly, then re-raised it
         return

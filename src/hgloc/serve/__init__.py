@@ -131,6 +131,7 @@ def serve(
     token: str | None = None,
     log_level: str = "info",
     on_ready: Callable[[str], object] | None = None,
+    workers: int = 1,
 ) -> None:
     """Serve the store on ``host:port``; blocks until Ctrl-C (or SIGTERM).
 
@@ -140,7 +141,12 @@ def serve(
     the store's error when it cannot be opened (a bucket that cannot be
     reached, or no credentials for it). After Ctrl-C the server shuts down
     gracefully, then uvicorn raises ``KeyboardInterrupt`` again.
+
+    ``workers > 1`` runs that many worker processes on the one socket (each
+    opens the store itself; see :mod:`hgloc.serve._workers`).
     """
+    if workers < 1:
+        raise ValueError(f"workers must be at least 1, got {workers}")
     uvicorn = load_uvicorn(_NEEDS_EXTRA)
     app = create_app(config, s3=s3, upstream=upstream, token=token)
     if s3:
@@ -151,19 +157,24 @@ def serve(
         bound = sock.getsockname()[1]
         url = f"http://[{host}]:{bound}" if ":" in host else f"http://{host}:{bound}"
         app.on_ready = (lambda: on_ready(url)) if on_ready is not None else None
-        server = uvicorn.Server(
-            uvicorn.Config(
-                app,
-                lifespan="on",
-                log_level=log_level,
-                access_log=log_level in ("info", "debug", "trace"),
-                server_header=False,
-                http=http_impl(),
-                ws="none",
-                interface="asgi3",
-                timeout_graceful_shutdown=5,
-            )
-        )
+        options: dict[str, Any] = {
+            "lifespan": "on",
+            "log_level": log_level,
+            "access_log": log_level in ("info", "debug", "trace"),
+            "server_header": False,
+            "http": http_impl(),
+            "ws": "none",
+            "interface": "asgi3",
+            "timeout_graceful_shutdown": 5,
+        }
+        if workers > 1:
+            from hgloc.serve._workers import run_workers
+
+            app_options = {"s3": s3, "upstream": upstream, "token": token}
+            run_workers(uvicorn, sock, workers, app.service.localizer.config, app_options,
+                        options, app.on_ready)  # fmt: skip
+            return
+        server = uvicorn.Server(uvicorn.Config(app, **options))
         try:
             server.run(sockets=[sock])
         except SystemExit:  # uvicorn exits when the lifespan startup fails

@@ -19,6 +19,7 @@ from hgloc.serve._guards import ReadOnly, RequireToken
 from hgloc.serve._replies import internal_error, store_failure
 from hgloc.serve._routes import ROUTES
 from hgloc.serve._service import Service
+from hgloc.serve._small import SmallAnswers
 
 __all__ = ["HubServer", "Service"]
 
@@ -34,6 +35,7 @@ class HubServer:
         """Why the lifespan startup failed, for :func:`~hgloc.serve.serve` to raise."""
         middleware = [Middleware(RequireToken, token=token)] if token else []
         middleware.append(Middleware(ReadOnly))
+        middleware.append(Middleware(SmallAnswers, service=service))  # innermost: after guards
         self._app = Starlette(
             routes=ROUTES,
             middleware=middleware,
