@@ -22,6 +22,7 @@ from hgloc.backends._capabilities import (
     ConditionalPut,
     LocalPaths,
     ObjectHead,
+    PresignedUrls,
     PublicUrls,
     PutResult,
 )
@@ -49,6 +50,7 @@ if TYPE_CHECKING:
     _s3: BucketStore = S3Backend("bucket")
     _memory_put: ConditionalPut = MemoryBackend()
     _s3_put: ConditionalPut = S3Backend("bucket")
+    _s3_presigned: PresignedUrls = S3Backend("bucket")
 
 __all__ = [
     "AttributedWrites",
@@ -66,6 +68,7 @@ __all__ = [
     "ObjectReader",
     "ObjectStat",
     "ObjectWriter",
+    "PresignedUrls",
     "PublicUrls",
     "PutResult",
     "S3Backend",
@@ -91,6 +94,7 @@ for _obj in (
     ObjectReader,
     ObjectStat,
     ObjectWriter,
+    PresignedUrls,
     PublicUrls,
     PutResult,
     StorageBackend,

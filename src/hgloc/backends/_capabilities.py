@@ -13,6 +13,7 @@ protocol               methods                                     stores
 ``PublicUrls``         ``public_url``                              memory, S3
 ``BucketStore``        all of the last three + ``StorageBackend``  memory, S3
 ``ConditionalPut``     ``put_if_absent``, ``put_if_match``         memory, S3
+``PresignedUrls``      ``presigned_url``                           S3
 =====================  ==========================================  ======================
 """
 
@@ -34,6 +35,7 @@ __all__ = [
     "ConditionalPut",
     "LocalPaths",
     "ObjectHead",
+    "PresignedUrls",
     "PublicUrls",
     "PutResult",
 ]
@@ -181,4 +183,13 @@ class ConditionalPut(Protocol):
         self, key: str, data: bytes, etag: str, *, content_type: str | None = None
     ) -> str | None:
         """Write ``data`` only if ``key``'s ETag is ``etag``; the new ETag, or ``None`` if not."""
+        ...
+
+
+@runtime_checkable
+class PresignedUrls(Protocol):
+    """A store that can hand out time-limited URLs to its private objects."""
+
+    async def presigned_url(self, key: str, *, seconds: int = 3600) -> str:
+        """A URL anyone may GET ``key`` at, for ``seconds``."""
         ...

@@ -75,6 +75,13 @@ def register(group: click.Group) -> None:
     help="Worker processes sharing the port (each opens the store itself). One is enough "
     "for a few clients; use about one per CPU core for many.",
 )
+@click.option(
+    "--redirect-to-bucket",
+    is_flag=True,
+    help="With --s3: answer LFS files (weights) with a 302 to a presigned S3 URL, as the Hub "
+    "redirects to its CDN; the bytes never pass through this server. Clients need to reach "
+    "the bucket's endpoint.",
+)
 @pass_settings
 def serve(
     settings: Settings,
@@ -85,6 +92,7 @@ def serve(
     upstream: str | None,
     token: str | None,
     workers: int,
+    redirect_to_bucket: bool,
 ) -> None:
     """Serve the store as a Hugging Face Hub: clients only set HF_ENDPOINT.
 
@@ -108,6 +116,8 @@ def serve(
         raise BadInputError("--store and --s3 name two stores; give one")
     if upstream is not None and not upstream.startswith(("http://", "https://")):
         raise BadInputError(f"--upstream must be an http(s) URL, got {upstream!r}")
+    if redirect_to_bucket and not use_s3:
+        raise BadInputError("--redirect-to-bucket needs --s3: only a bucket can presign URLs")
     if token is not None and not token.strip():
         raise BadInputError("--token is empty; give a token or leave it out")
     config = (settings if store is None else Settings(store=store)).config()
@@ -159,6 +169,7 @@ def serve(
             log_level=level,
             on_ready=ready,
             workers=workers,
+            redirect_to_bucket=redirect_to_bucket,
         )
     except KeyboardInterrupt:  # Ctrl-C: uvicorn shut down cleanly, then re-raised it
         return

@@ -72,6 +72,7 @@ def create_app(
     upstream: str | None = None,
     token: str | None = None,
     cache_seconds: float = 2.0,
+    redirect_to_bucket: bool = False,
 ) -> HubServer:
     """The ASGI app answering the Hub protocol from a store.
 
@@ -82,6 +83,9 @@ def create_app(
       stored, then served. Without it the server never makes a request to a Hub.
     - ``token``: clients must send ``Authorization: Bearer <token>``.
     - ``cache_seconds``: how long a lookup in the store is reused.
+    - ``redirect_to_bucket``: with ``s3``, answer LFS files with a ``302`` to a
+      presigned URL of their object (as the Hub redirects to its CDN): the bytes
+      go from the bucket to the client, never through the server.
 
     >>> app = create_app(Config(models_store_path="/srv/models"))  # doctest: +SKIP
     >>> uvicorn.run(app, host="127.0.0.1", port=8080)  # doctest: +SKIP
@@ -95,6 +99,8 @@ def create_app(
         settings = attrs.evolve(base, hf_endpoint=upstream.rstrip("/"), offline=False)
     else:
         settings = attrs.evolve(base, offline=True)  # a plain server never talks to a Hub
+    if redirect_to_bucket and not s3:
+        raise ValueError("redirect_to_bucket=True needs s3=True: only a bucket can presign URLs")
     if s3 and not settings.has_bucket:
         raise ValueError("s3=True needs a bucket: set HGLOC_S3_BUCKET_NAME (s3_bucket_name)")
     service = Service(
@@ -102,6 +108,7 @@ def create_app(
         s3=s3,
         upstream=bool(upstream),
         cache_seconds=cache_seconds,
+        redirect_to_bucket=redirect_to_bucket,
     )
     server: HubServer = app_module.HubServer(service, token=token)
     return server
@@ -132,6 +139,7 @@ def serve(
     log_level: str = "info",
     on_ready: Callable[[str], object] | None = None,
     workers: int = 1,
+    redirect_to_bucket: bool = False,
 ) -> None:
     """Serve the store on ``host:port``; blocks until Ctrl-C (or SIGTERM).
 
@@ -148,7 +156,9 @@ def serve(
     if workers < 1:
         raise ValueError(f"workers must be at least 1, got {workers}")
     uvicorn = load_uvicorn(_NEEDS_EXTRA)
-    app = create_app(config, s3=s3, upstream=upstream, token=token)
+    app = create_app(
+        config, s3=s3, upstream=upstream, token=token, redirect_to_bucket=redirect_to_bucket
+    )
     if s3:
         anyio.run(_check_bucket, app.service.localizer.config)
     sock = bind(host, port)
@@ -170,7 +180,12 @@ def serve(
         if workers > 1:
             from hgloc.serve._workers import run_workers
 
-            app_options = {"s3": s3, "upstream": upstream, "token": token}
+            app_options = {
+                "s3": s3,
+                "upstream": upstream,
+                "token": token,
+                "redirect_to_bucket": redirect_to_bucket,
+            }
             run_workers(uvicorn, sock, workers, app.service.localizer.config, app_options,
                         options, app.on_ready)  # fmt: skip
             return

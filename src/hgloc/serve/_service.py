@@ -30,8 +30,11 @@ class Service:
         s3: bool = False,
         upstream: bool = False,
         cache_seconds: float = 2.0,
+        redirect_to_bucket: bool = False,
     ) -> None:
         self.localizer = localizer
+        self.redirect_to_bucket = redirect_to_bucket
+        """LFS files of the bucket answer 302 to a presigned URL (``--redirect-to-bucket``)."""
         self.s3 = s3
         self.pull_through = upstream
         self.cache_seconds = cache_seconds

@@ -2,7 +2,7 @@
 
 The client (``_client.py``) and multipart uploads (``_multipart.py``) live
 beside this module; here each protocol method becomes S3 requests.
-Size: ``S3Backend`` is over 300 lines, one short method per member of six protocols.
+Size: ``S3Backend`` is over 300 lines, one short method per member of seven protocols.
 """
 
 from __future__ import annotations
@@ -364,6 +364,12 @@ class S3Backend(AsyncResource):
         """PutObject with ``If-Match: etag``: the new ETag, or ``None`` if ``key`` changed."""
         options = put_options(False, content_type, None)
         return await self._client.put_conditional(key, self._full(key), data, etag, **options)
+
+    # -- PresignedUrls -------------------------------------------------------------
+
+    async def presigned_url(self, key: str, *, seconds: int = 3600) -> str:
+        """A URL that GETs ``key`` without credentials for ``seconds`` (a signed query)."""
+        return await self._client.presign(key, self._full(key), seconds)
 
     # -- internals --------------------------------------------------------------
 

@@ -172,6 +172,15 @@ class S3Client:
             return None  # If-Match on an object deleted since it was read
         return str(response["ETag"])
 
+    async def presign(self, key: str, full: str, seconds: int) -> str:
+        """A URL anyone may GET ``full`` at for ``seconds`` (signed locally: no request)."""
+        client = await self._ensure_client()
+        with self.errors(key):
+            url: str = await client.generate_presigned_url(
+                "get_object", Params={"Bucket": self.bucket, "Key": full}, ExpiresIn=seconds
+            )
+        return url
+
     async def aclose(self) -> None:
         stack, self._stack, self._client = self._stack, None, None
         # The lock belongs to the event loop that used it; a later use may be another.
