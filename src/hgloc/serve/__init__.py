@@ -114,6 +114,14 @@ def create_app(
     return server
 
 
+def _worker_app() -> HubServer:
+    """One worker's app under ``serve(workers=N)`` (uvicorn's factory, in a fresh process)."""
+    from hgloc.serve._workers import worker_settings
+
+    config, options = worker_settings()
+    return create_app(config, **options)
+
+
 def is_loopback(host: str) -> bool:
     """Whether binding ``host`` keeps the server to this machine.
 

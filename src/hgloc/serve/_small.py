@@ -111,22 +111,32 @@ class SmallAnswers:
         start: Message | None = None
         parts: list[bytes] = []
         size = 0
-        complete = False
 
         async def capture(message: Message) -> None:
-            nonlocal start, size, complete
+            nonlocal start, size
             if message["type"] == "http.response.start":
                 start = message
             elif message["type"] == "http.response.body" and size <= MAX_BODY:
                 body: bytes = message.get("body", b"")
                 size += len(body)
                 parts.append(body)
-                complete = not message.get("more_body", False)
+                # Stored before the last bytes leave: a client that asks again at once hits.
+                # A body cut short (a hang-up, a store that gave less) never gets here.
+                if not message.get("more_body", False):
+                    self._store(key, start, folder, parts, size)
             await send(message)
 
         await self.app(scope, receive, capture)
-        # A body cut short (a hang-up, a store that gave less) is never remembered.
-        if start is None or start["status"] != 200 or size > MAX_BODY or not complete:
+
+    def _store(
+        self,
+        key: tuple[Any, ...],
+        start: Message | None,
+        folder: tuple[Any, ...],
+        parts: list[bytes],
+        size: int,
+    ) -> None:
+        if start is None or start["status"] != 200 or size > MAX_BODY:
             return
         answer = _Answer(folder, start, b"".join(parts))
         old = self._answers.pop(key, None)

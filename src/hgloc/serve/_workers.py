@@ -18,18 +18,18 @@ from typing import Any
 
 from hgloc.config import Config
 
-__all__ = ["ARGS_ENV", "run_workers", "worker_app"]
+__all__ = ["ARGS_ENV", "FACTORY", "run_workers", "worker_settings"]
 
 ARGS_ENV = "HGLOC_SERVE_WORKER_ARGS"
+FACTORY = "hgloc.serve:_worker_app"
+"""What each worker imports to build its app (next to ``create_app``)."""
 
 
-def worker_app() -> Any:
-    """The app of one worker (uvicorn's factory), from the parent's settings."""
-    from hgloc.serve import create_app
-
+def worker_settings() -> tuple[Config, dict[str, Any]]:
+    """The parent's settings, in a worker: ``create_app``'s config and options."""
     # Written by run_workers in the parent, read by its own children only.
     config, options = pickle.loads(base64.b64decode(os.environ[ARGS_ENV]))
-    return create_app(config, **options)
+    return config, options
 
 
 def run_workers(
@@ -45,9 +45,7 @@ def run_workers(
     from uvicorn.supervisors import Multiprocess
 
     os.environ[ARGS_ENV] = base64.b64encode(pickle.dumps((config, app_options))).decode()
-    settings = uvicorn.Config(
-        f"{__name__}:worker_app", factory=True, workers=workers, **server_options
-    )
+    settings = uvicorn.Config(FACTORY, factory=True, workers=workers, **server_options)
     supervisor = Multiprocess(settings, sockets=[sock])
     if on_ready is not None:
         on_ready()  # the socket listens: connections queue until a worker accepts them
