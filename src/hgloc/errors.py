@@ -13,6 +13,7 @@ import huggingface_hub.errors as hf_errors
 
 __all__ = [
     "BackendUnavailableError",
+    "ConditionalWritesIgnoredError",
     "EntryNotFoundError",
     "ExpressionError",
     "GatedRepoError",
@@ -25,6 +26,7 @@ __all__ = [
     "InvalidKeyError",
     "InvalidModelIdError",
     "LayoutCollisionError",
+    "LeaseLostError",
     "MissingExtraError",
     "NoBucketConfiguredError",
     "ObjectNotFoundError",
@@ -58,6 +60,14 @@ class StorePermissionError(HglocError, PermissionError):
 
 class BackendUnavailableError(HglocError, ConnectionError):
     """The store could not be reached (S3 endpoint down, ...)."""
+
+
+class ConditionalWritesIgnoredError(HglocError, RuntimeError):
+    """The bucket's server ignores ``If-Match`` / ``If-None-Match``: writers would race."""
+
+
+class LeaseLostError(HglocError, RuntimeError):
+    """Another process took over this process's lease in the bucket: its writes are refused."""
 
 
 class MissingExtraError(HglocError, ImportError):

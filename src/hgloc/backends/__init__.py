@@ -19,8 +19,10 @@ from hgloc.backends._capabilities import (
     AttributedWrites,
     BucketStore,
     ConditionalJson,
+    ConditionalPut,
     LocalPaths,
     ObjectHead,
+    PresignedUrls,
     PublicUrls,
     PutResult,
 )
@@ -46,11 +48,15 @@ if TYPE_CHECKING:
     _local_paths: LocalPaths = LocalBackend(".")
     _memory: BucketStore = MemoryBackend()
     _s3: BucketStore = S3Backend("bucket")
+    _memory_put: ConditionalPut = MemoryBackend()
+    _s3_put: ConditionalPut = S3Backend("bucket")
+    _s3_presigned: PresignedUrls = S3Backend("bucket")
 
 __all__ = [
     "AttributedWrites",
     "BucketStore",
     "ConditionalJson",
+    "ConditionalPut",
     "LocalBackend",
     "LocalPaths",
     "MemoryBackend",
@@ -62,6 +68,7 @@ __all__ = [
     "ObjectReader",
     "ObjectStat",
     "ObjectWriter",
+    "PresignedUrls",
     "PublicUrls",
     "PutResult",
     "S3Backend",
@@ -75,6 +82,7 @@ for _obj in (
     AttributedWrites,
     BucketStore,
     ConditionalJson,
+    ConditionalPut,
     LocalBackend,
     LocalPaths,
     MemoryBackend,
@@ -86,6 +94,7 @@ for _obj in (
     ObjectReader,
     ObjectStat,
     ObjectWriter,
+    PresignedUrls,
     PublicUrls,
     PutResult,
     StorageBackend,

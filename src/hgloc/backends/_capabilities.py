@@ -12,6 +12,8 @@ protocol               methods                                     stores
 ``AttributedWrites``   ``put``, ``put_stream``, ``head``           memory, S3
 ``PublicUrls``         ``public_url``                              memory, S3
 ``BucketStore``        all of the last three + ``StorageBackend``  memory, S3
+``ConditionalPut``     ``put_if_absent``, ``put_if_match``         memory, S3
+``PresignedUrls``      ``presigned_url``                           S3
 =====================  ==========================================  ======================
 """
 
@@ -30,8 +32,10 @@ __all__ = [
     "AttributedWrites",
     "BucketStore",
     "ConditionalJson",
+    "ConditionalPut",
     "LocalPaths",
     "ObjectHead",
+    "PresignedUrls",
     "PublicUrls",
     "PutResult",
 ]
@@ -158,3 +162,34 @@ class PublicUrls(Protocol):
 @runtime_checkable
 class BucketStore(StorageBackend, ConditionalJson, AttributedWrites, PublicUrls, Protocol):
     """Everything the team bucket tier asks of a store (S3, or memory in tests)."""
+
+
+@runtime_checkable
+class ConditionalPut(Protocol):
+    """Whole-object writes that land only if the object is absent, or unchanged since read.
+
+    What leases are made of (:mod:`hgloc.bucket`): ``If-None-Match: *`` takes a
+    lease, ``If-Match: <etag>`` renews or hands it over. Some S3-compatible
+    servers ignore both headers; :func:`hgloc.bucket.require_conditions` finds out.
+    """
+
+    async def put_if_absent(
+        self, key: str, data: bytes, *, content_type: str | None = None
+    ) -> str | None:
+        """Write ``data`` only if ``key`` does not exist; its ETag, or ``None`` if it did."""
+        ...
+
+    async def put_if_match(
+        self, key: str, data: bytes, etag: str, *, content_type: str | None = None
+    ) -> str | None:
+        """Write ``data`` only if ``key``'s ETag is ``etag``; the new ETag, or ``None`` if not."""
+        ...
+
+
+@runtime_checkable
+class PresignedUrls(Protocol):
+    """A store that can hand out time-limited URLs to its private objects."""
+
+    async def presigned_url(self, key: str, *, seconds: int = 3600) -> str:
+        """A URL anyone may GET ``key`` at, for ``seconds``."""
+        ...

@@ -214,3 +214,26 @@ class MemoryBackend:
         return await update_json(
             self.location(key), self._json_locks(key), read, write_if, mutate, attempts
         )
+
+    # -- ConditionalPut -----------------------------------------------------------
+
+    async def put_if_absent(
+        self, key: str, data: bytes, *, content_type: str | None = None
+    ) -> str | None:
+        """Write ``data`` only if ``key`` is absent ; its ETag or ``None``."""
+        validate_key(key)
+        await anyio.lowlevel.checkpoint()  # as on S3, others run while the request is out
+        if key in self._objects:
+            return None
+        return await self.put(key, data, content_type=content_type)
+
+    async def put_if_match(
+        self, key: str, data: bytes, etag: str, *, content_type: str | None = None
+    ) -> str | None:
+        """Write ``data`` only if ``key``'s ETag is ``etag``; the new ETag, or ``None``."""
+        validate_key(key)
+        await anyio.lowlevel.checkpoint()
+        current = self._objects.get(key)
+        if current is None or current.etag != etag:
+            return None
+        return await self.put(key, data, content_type=content_type)

@@ -9,6 +9,8 @@ configuration and the credentials allow.
 from __future__ import annotations
 
 from hgloc.bucket._access import BucketAccess
+from hgloc.bucket._conditions import honours_conditions, require_conditions, single_writer_mode
+from hgloc.bucket._lease import Lease, Leases, fence
 from hgloc.bucket._public_reader import PublicReader
 from hgloc.bucket._tier import BucketEntry, BucketTier, checked_stream, merge_entries
 
@@ -16,7 +18,13 @@ __all__ = [
     "BucketAccess",
     "BucketEntry",
     "BucketTier",
+    "Lease",
+    "Leases",
     "PublicReader",
     "checked_stream",
+    "fence",
+    "honours_conditions",
     "merge_entries",
+    "require_conditions",
+    "single_writer_mode",
 ]

@@ -22,6 +22,8 @@ import anyio
 import attrs
 
 from hgloc.backends._json_updates import parse_json_object
+from hgloc.bucket._conditions import require_conditions
+from hgloc.bucket._lease import fence
 from hgloc.errors import (
     HglocError,
     IndexCorruptError,
@@ -148,6 +150,7 @@ class BucketTier:
         )
         meta_key = f"{folder}/{METADATA_FILE}"
         if wrote or not await self._exists(meta_key):
+            await fence()  # under a lease (serve, sync-all): still ours, or publish nothing
             await self.backend.put(meta_key, shared.to_bytes(), content_type="application/json")
             wrote = True
         await self.record([shared], make_public=make_public)
@@ -203,6 +206,7 @@ class BucketTier:
                 return
             batch, self._pending = self._pending, {}
             try:
+                await require_conditions(self.backend, "updating the bucket's index")
                 private = {key: entry for key, (entry, _) in batch.items()}
                 public = {
                     key: self._public_entry(entry)

@@ -74,6 +74,22 @@ def register(group: click.Group) -> None:
     "own Hub token the upstream accepts for it. Without this or --token, gated and private "
     "repos are refused to every client.",
 )
+@click.option(
+    "--workers",
+    type=click.IntRange(1, 256),
+    default=1,
+    show_default=True,
+    envvar="HGLOC_SERVE_WORKERS",
+    help="Worker processes sharing the port (each opens the store itself). One is enough "
+    "for a few clients; use about one per CPU core for many.",
+)
+@click.option(
+    "--redirect-to-bucket",
+    is_flag=True,
+    help="With --s3: answer LFS files (weights) with a 302 to a presigned S3 URL, as the Hub "
+    "redirects to its CDN; the bytes never pass through this server. Clients need to reach "
+    "the bucket's endpoint.",
+)
 @pass_settings
 def serve(
     settings: Settings,
@@ -84,6 +100,8 @@ def serve(
     upstream: str | None,
     token: str | None,
     check_client_tokens: bool,
+    workers: int,
+    redirect_to_bucket: bool,
 ) -> None:
     """Serve the store as a Hugging Face Hub: clients only set HF_ENDPOINT.
 
@@ -99,6 +117,7 @@ def serve(
       HF_ENDPOINT=http://127.0.0.1:8080 python train.py   # in another shell
       hgloc serve --s3 --host 0.0.0.0 --token "$SERVE_TOKEN"
       hgloc serve --upstream https://huggingface.co
+      hgloc serve --s3 --upstream https://huggingface.co --workers 4   # one of N replicas
     """
     from hgloc.errors import HglocError, MissingExtraError
 
@@ -106,6 +125,8 @@ def serve(
         raise BadInputError("--store and --s3 name two stores; give one")
     if upstream is not None and not upstream.startswith(("http://", "https://")):
         raise BadInputError(f"--upstream must be an http(s) URL, got {upstream!r}")
+    if redirect_to_bucket and not use_s3:
+        raise BadInputError("--redirect-to-bucket needs --s3: only a bucket can presign URLs")
     if token is not None and not token.strip():
         raise BadInputError("--token is empty; give a token or leave it out")
     if check_client_tokens and upstream is None:
@@ -163,6 +184,8 @@ def serve(
             check_client_tokens=check_client_tokens,
             log_level=level,
             on_ready=ready,
+            workers=workers,
+            redirect_to_bucket=redirect_to_bucket,
         )
     except KeyboardInterrupt:  # Ctrl-C: uvicorn shut down cleanly, then re-raised it
         return

@@ -13,7 +13,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequen
 
 import attrs
 
-from hgloc.bucket import BucketAccess, BucketTier
+from hgloc.bucket import BucketAccess, BucketTier, Leases
 from hgloc.config import DEFAULT_SYNC_CONCURRENCY
 from hgloc.errors import BackendUnavailableError, HglocError
 from hgloc.localize._local import LocalStore
@@ -114,6 +114,7 @@ async def sync_all(
     started = time.perf_counter()
     runner = BulkRunner[ModelResult](workers, progress)
     tier = await bucket.require()
+    leases = Leases(tier.backend)
     # Copies read from the public manifest came from the bucket: not uploaded again.
     models = await local.list(public_copies=False)
     refs = [ModelRef(m.model_id, m.revision) for m in models]
@@ -129,8 +130,14 @@ async def sync_all(
                     "not synced: the bucket stopped answering; rerun to resume"
                 ),
             )
+        # One lease per model: two sync runs never upload one model at once (the second waits,
+        # then finds every object in place).
         result = await reporting(
-            ref, lambda: sharing.upload(ref.model_id, ref.revision, make_public=make_public)
+            ref,
+            lambda: leases.run(
+                tier.folder(ref.model_id, ref.revision),
+                lambda: sharing.upload(ref.model_id, ref.revision, make_public=make_public),
+            ),
         )
         down = result.error_type == BackendUnavailableError.__name__
         unreachable = unreachable + 1 if down else 0

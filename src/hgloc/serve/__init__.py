@@ -73,6 +73,7 @@ def create_app(
     token: str | None = None,
     check_client_tokens: bool = False,
     cache_seconds: float = 2.0,
+    redirect_to_bucket: bool = False,
 ) -> HubServer:
     """The ASGI app answering the Hub protocol from a store.
 
@@ -88,6 +89,9 @@ def create_app(
       Hub token for it (``/api/models/{id}/auth-check``). Without either, gated
       and private repos are refused to every client.
     - ``cache_seconds``: how long a lookup in the store is reused.
+    - ``redirect_to_bucket``: with ``s3``, answer LFS files with a ``302`` to a
+      presigned URL of their object (as the Hub redirects to its CDN): the bytes
+      go from the bucket to the client, never through the server.
 
     >>> app = create_app(Config(models_store_path="/srv/models"))  # doctest: +SKIP
     >>> uvicorn.run(app, host="127.0.0.1", port=8080)  # doctest: +SKIP
@@ -109,6 +113,8 @@ def create_app(
         )
     if check_client_tokens and not upstream:
         raise ValueError("check_client_tokens needs an upstream to check the tokens with")
+    if redirect_to_bucket and not s3:
+        raise ValueError("redirect_to_bucket=True needs s3=True: only a bucket can presign URLs")
     if s3 and not settings.has_bucket:
         raise ValueError("s3=True needs a bucket: set HGLOC_S3_BUCKET_NAME (s3_bucket_name)")
     localizer = Localizer(settings, backend=store)
@@ -118,10 +124,23 @@ def create_app(
         else None
     )
     service = Service(
-        localizer, s3=s3, upstream=bool(upstream), cache_seconds=cache_seconds, access=access
+        localizer,
+        s3=s3,
+        upstream=bool(upstream),
+        cache_seconds=cache_seconds,
+        access=access,
+        redirect_to_bucket=redirect_to_bucket,
     )
     server: HubServer = app_module.HubServer(service, token=token)
     return server
+
+
+def _worker_app() -> HubServer:
+    """One worker's app under ``serve(workers=N)`` (uvicorn's factory, in a fresh process)."""
+    from hgloc.serve._workers import worker_settings
+
+    config, options = worker_settings()
+    return create_app(config, **options)
 
 
 def is_loopback(host: str) -> bool:
@@ -149,6 +168,8 @@ def serve(
     check_client_tokens: bool = False,
     log_level: str = "info",
     on_ready: Callable[[str], object] | None = None,
+    workers: int = 1,
+    redirect_to_bucket: bool = False,
 ) -> None:
     """Serve the store on ``host:port``; blocks until Ctrl-C (or SIGTERM).
 
@@ -158,10 +179,20 @@ def serve(
     the store's error when it cannot be opened (a bucket that cannot be
     reached, or no credentials for it). After Ctrl-C the server shuts down
     gracefully, then uvicorn raises ``KeyboardInterrupt`` again.
+
+    ``workers > 1`` runs that many worker processes on the one socket (each
+    opens the store itself; see :mod:`hgloc.serve._workers`).
     """
+    if workers < 1:
+        raise ValueError(f"workers must be at least 1, got {workers}")
     uvicorn = load_uvicorn(_NEEDS_EXTRA)
     app = create_app(
-        config, s3=s3, upstream=upstream, token=token, check_client_tokens=check_client_tokens
+        config,
+        s3=s3,
+        upstream=upstream,
+        token=token,
+        check_client_tokens=check_client_tokens,
+        redirect_to_bucket=redirect_to_bucket,
     )
     if s3:
         anyio.run(_check_bucket, app.service.localizer.config)
@@ -171,19 +202,30 @@ def serve(
         bound = sock.getsockname()[1]
         url = f"http://[{host}]:{bound}" if ":" in host else f"http://{host}:{bound}"
         app.on_ready = (lambda: on_ready(url)) if on_ready is not None else None
-        server = uvicorn.Server(
-            uvicorn.Config(
-                app,
-                lifespan="on",
-                log_level=log_level,
-                access_log=log_level in ("info", "debug", "trace"),
-                server_header=False,
-                http=http_impl(),
-                ws="none",
-                interface="asgi3",
-                timeout_graceful_shutdown=5,
-            )
-        )
+        options: dict[str, Any] = {
+            "lifespan": "on",
+            "log_level": log_level,
+            "access_log": log_level in ("info", "debug", "trace"),
+            "server_header": False,
+            "http": http_impl(),
+            "ws": "none",
+            "interface": "asgi3",
+            "timeout_graceful_shutdown": 5,
+        }
+        if workers > 1:
+            from hgloc.serve._workers import run_workers
+
+            app_options = {
+                "s3": s3,
+                "upstream": upstream,
+                "token": token,
+                "check_client_tokens": check_client_tokens,
+                "redirect_to_bucket": redirect_to_bucket,
+            }
+            run_workers(uvicorn, sock, workers, app.service.localizer.config, app_options,
+                        options, app.on_ready)  # fmt: skip
+            return
+        server = uvicorn.Server(uvicorn.Config(app, **options))
         try:
             server.run(sockets=[sock])
         except SystemExit:  # uvicorn exits when the lifespan startup fails

@@ -21,6 +21,7 @@ from hgloc.serve._guards import NoXetHints, ReadOnly, RequireToken
 from hgloc.serve._replies import internal_error, store_failure, too_much_work
 from hgloc.serve._routes import ROUTES
 from hgloc.serve._service import Service
+from hgloc.serve._small import SmallAnswers
 from hgloc.serve._work import WorkTimeoutError
 
 __all__ = ["HubServer", "Service"]
@@ -39,6 +40,7 @@ class HubServer:
         if token:
             middleware.append(Middleware(RequireToken, token=token))
         middleware.append(Middleware(ReadOnly))
+        middleware.append(Middleware(SmallAnswers, service=service))  # innermost: after guards
         self._app = Starlette(
             routes=[*COLLECTION_ROUTES, *ROUTES, *API_ROUTES],
             middleware=middleware,

@@ -44,6 +44,7 @@ from hgloc.serve._answers import tree_listing
 from hgloc.serve._catalog import Catalog, Snapshot
 from hgloc.serve._collections_routes import collections_section
 from hgloc.serve._compare_page import COMPARE_ROUTES
+from hgloc.serve._direct import bucket_redirect, local_file
 from hgloc.serve._page import PAGE_HEADERS, render_page
 from hgloc.serve._replies import (
     JSON,
@@ -299,6 +300,11 @@ async def resolve(request: Request) -> Response:
             (b"x-linked-etag", b'"%s"' % file.etag.encode()),
             (b"x-linked-size", b"%d" % file.size),
         ]
+    if service.redirect_to_bucket:  # the client fetches the bytes from S3, as from a CDN
+        catalog, _ = await service.open()
+        moved = await bucket_redirect(catalog.backend, snap.key(file), file, headers)
+        if moved is not None:
+            return moved
     span = plan_range(request.headers.get("range"), file.size)
     headers += span.headers()
     catalog, _ = await service.open()
@@ -310,6 +316,9 @@ async def resolve(request: Request) -> Response:
         except ObjectNotFoundError:
             stored = None
         return _damage(catalog, key, stored, file.size) or reply(span.status, headers)
+    sent = local_file(request.scope, catalog.backend, key, file.size, headers)
+    if sent is not None and span.status == 200:  # zero-copy where the server can
+        return sent
     try:
         body = await open_body(catalog.backend, key, span.start, span.end, whole=span.status == 200)
     except ObjectNotFoundError:

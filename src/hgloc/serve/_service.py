@@ -38,10 +38,13 @@ class Service:
         upstream: bool = False,
         cache_seconds: float = 2.0,
         access: Access | None = None,
+        redirect_to_bucket: bool = False,
     ) -> None:
         self.localizer = localizer
         self.access = access
         """Who may read gated and private repos (pull-through only; ``None``: everyone)."""
+        self.redirect_to_bucket = redirect_to_bucket
+        """LFS files of the bucket answer 302 to a presigned URL (``--redirect-to-bucket``)."""
         self.page_size = MAX_PAGE
         """Entries per page of tree listings, commits and model listings."""
         self.s3 = s3

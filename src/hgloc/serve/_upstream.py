@@ -34,6 +34,7 @@ from hgloc.errors import (
 )
 from hgloc.layout import CARD_REPO_PATH, CONFIG_FILE
 from hgloc.serve._catalog import DEFAULT_BRANCH, Catalog, Snapshot
+from hgloc.serve._replicas import across_replicas
 
 if TYPE_CHECKING:
     from hgloc.localize import Localizer
@@ -143,7 +144,7 @@ class Upstream:
                 if flight.finished > seen and failed is not None and failed[0] == (revision, want):
                     raise failed[1]  # the same fetch just failed: do not ask again
                 try:
-                    await self._fetch(model_id, revision, want)
+                    await across_replicas(self, model_id, revision, want, self._fetch)
                 except Exception as exc:
                     flight.failed = ((revision, want), exc)
                     if isinstance(exc, _NOT_FOUND):

@@ -2,7 +2,7 @@
 
 The client (``_client.py``) and multipart uploads (``_multipart.py``) live
 beside this module; here each protocol method becomes S3 requests.
-Size: ``S3Backend`` is over 300 lines, one short method per member of five protocols.
+Size: ``S3Backend`` is over 300 lines, one short method per member of seven protocols.
 """
 
 from __future__ import annotations
@@ -348,6 +348,28 @@ class S3Backend(AsyncResource):
         return await update_json(
             self.location(key), self._json_locks(full), read, write_if, mutate, attempts
         )
+
+    # -- ConditionalPut -----------------------------------------------------------
+
+    async def put_if_absent(
+        self, key: str, data: bytes, *, content_type: str | None = None
+    ) -> str | None:
+        """PutObject with ``If-None-Match: *``: the ETag, or ``None`` if ``key`` exists."""
+        options = put_options(False, content_type, None)
+        return await self._client.put_conditional(key, self._full(key), data, None, **options)
+
+    async def put_if_match(
+        self, key: str, data: bytes, etag: str, *, content_type: str | None = None
+    ) -> str | None:
+        """PutObject with ``If-Match: etag``: the new ETag, or ``None`` if ``key`` changed."""
+        options = put_options(False, content_type, None)
+        return await self._client.put_conditional(key, self._full(key), data, etag, **options)
+
+    # -- PresignedUrls -------------------------------------------------------------
+
+    async def presigned_url(self, key: str, *, seconds: int = 3600) -> str:
+        """A URL that GETs ``key`` without credentials for ``seconds`` (a signed query)."""
+        return await self._client.presign(key, self._full(key), seconds)
 
     # -- internals --------------------------------------------------------------
 

@@ -149,6 +149,38 @@ class S3Client:
             return False  # deleted between our read and our If-Match write
         return True
 
+    async def put_conditional(
+        self, key: str, full: str, body: bytes, etag: str | None, **options: Any
+    ) -> str | None:
+        """:meth:`put_if`, answering the new object's ETag (``None``: the condition failed)."""
+        condition = {"IfMatch": etag} if etag is not None else {"IfNoneMatch": "*"}
+        try:
+            response = await self.request(
+                "put_object",
+                key,
+                passthrough=_CONFLICT_CODES,
+                Key=full,
+                Body=Body(body),
+                **options,
+                **condition,
+            )
+        except botocore_exceptions().ClientError as exc:
+            if error_code(exc) not in _CONFLICT_CODES:
+                raise  # pragma: no cover - request() translates everything else
+            return None
+        except ObjectNotFoundError:
+            return None  # If-Match on an object deleted since it was read
+        return str(response["ETag"])
+
+    async def presign(self, key: str, full: str, seconds: int) -> str:
+        """A URL anyone may GET ``full`` at for ``seconds`` (signed locally: no request)."""
+        client = await self._ensure_client()
+        with self.errors(key):
+            url: str = await client.generate_presigned_url(
+                "get_object", Params={"Bucket": self.bucket, "Key": full}, ExpiresIn=seconds
+            )
+        return url
+
     async def aclose(self) -> None:
         stack, self._stack, self._client = self._stack, None, None
         # The lock belongs to the event loop that used it; a later use may be another.
