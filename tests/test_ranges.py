@@ -13,6 +13,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from hgloc.backends import MemoryBackend
 from hgloc.errors import IntegrityError, InvalidKeyError, LayoutCollisionError
 from hgloc.layout import FileRecord
 from hgloc.sources import TreeEntry, git_blob_sha1
@@ -24,7 +25,7 @@ from hgloc.sources._ranges import (
     range_header,
 )
 from hgloc.sources._tree import parse_link_next, parse_tree_page, tree_url
-from hgloc.transfer._big_file import HashMismatchError, Progress, _Hasher, verify_bytes
+from hgloc.transfer._big_file import Progress, stored_matches, verify_bytes
 from hgloc.transfer._full_model import file_record, select_files, store_name
 from hgloc.transfer._staging import Journal, StagedFile, model_staging, remove_model_staging
 
@@ -240,19 +241,21 @@ def test_verify_bytes_checks_size_and_hash() -> None:
         verify_bytes(b"hello", regular)
 
 
-def test_streaming_hasher_matches_the_hub_hashes() -> None:
+@pytest.mark.anyio
+async def test_a_stored_file_is_checked_against_the_hub_hashes_as_it_streams() -> None:
     data = b"x" * 1000
+    backend = MemoryBackend()
+    await backend.write("f", data)
     for entry in (
         TreeEntry("a", len(data), git_blob_sha1(data)),
         TreeEntry("b", len(data), SHA1, hashlib.sha256(data).hexdigest()),
     ):
-        hasher = _Hasher(entry)
-        for i in range(0, len(data), 300):
-            hasher.update(data[i : i + 300])
-        hasher.check()
-        hasher.update(b"!")
-        with pytest.raises(HashMismatchError, match="nothing was stored"):
-            hasher.check()
+        assert await stored_matches(backend, "f", entry)
+    await backend.write("f", data + b"!")  # one byte more: neither size nor hash matches
+    assert not await stored_matches(backend, "f", TreeEntry("a", len(data), git_blob_sha1(data)))
+    await backend.write("f", b"y" + data[1:])  # same size, other bytes
+    assert not await stored_matches(backend, "f", TreeEntry("a", len(data), git_blob_sha1(data)))
+    assert not await stored_matches(backend, "missing", TreeEntry("a", 1, SHA1))
 
 
 # -- staging ---------------------------------------------------------------------------------
