@@ -110,19 +110,24 @@ class SmallAnswers:
     ) -> None:
         start: Message | None = None
         parts: list[bytes] = []
-        size = 0
+        size, announced, stored = 0, -1, False
 
         async def capture(message: Message) -> None:
-            nonlocal start, size
+            nonlocal start, size, announced, stored
             if message["type"] == "http.response.start":
                 start = message
+                announced = _content_length(message)
             elif message["type"] == "http.response.body" and size <= MAX_BODY:
                 body: bytes = message.get("body", b"")
                 size += len(body)
                 parts.append(body)
                 # Stored before the last bytes leave: a client that asks again at once hits.
-                # A body cut short (a hang-up, a store that gave less) never gets here.
-                if not message.get("more_body", False):
+                # The last bytes are those Content-Length announced: a streamed answer may
+                # never send its closing empty message once the client has it all and hangs
+                # up. A body cut short (a hang-up, a store that gave less) never gets here.
+                done = not message.get("more_body", False) or size == announced
+                if done and not stored:
+                    stored = True
                     self._store(key, start, folder, parts, size)
             await send(message)
 
@@ -147,3 +152,14 @@ class SmallAnswers:
         while self._answers and (self.size > self.max_bytes or len(self._answers) > _MAX_ANSWERS):
             _, evicted = self._answers.popitem(last=False)
             self.size -= len(evicted.body)
+
+
+def _content_length(start: Message) -> int:
+    """The body size an answer announces, or ``-1``."""
+    for name, value in start.get("headers", ()):
+        if name.lower() == b"content-length":
+            try:
+                return int(value)
+            except ValueError:
+                return -1
+    return -1
