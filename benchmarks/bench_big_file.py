@@ -3,15 +3,21 @@
     python benchmarks/bench_big_file.py                  # a 1024 MB file, 3 rounds
     python benchmarks/bench_big_file.py --size-mb 4096   # bigger
     python benchmarks/bench_big_file.py --smoke          # a 16 MB file, one round, seconds
+    python benchmarks/bench_big_file.py --cdn-cap-mbps 40  # each CDN connection at 40 MB/s
 
 The Hub emulator runs in its own process and serves ``hgloc-bench/big-file``
 (a safetensors file of random bytes, redirected to its CDN host as the Hub
-does). Each contender runs in its own process into its own empty store; the
+does). ``--cdn-cap-mbps M`` runs the emulator in Xet mode (signed CDN links, as
+the Hub answers today) with each CDN connection capped at M MB/s (10^6 bytes),
+as real CDN edges cap one connection: then the number of connections, not the
+loopback, sets the speed. Each contender runs in its own process into its own empty store; the
 rounds alternate the contenders so that a noisy machine hurts both alike. The
 table reports each round's throughput and peak RSS, then the median ratio.
 One JSON line of results is appended to benchmarks/results.jsonl.
 
 hgloc verifies the file's sha256 before storing it; hf_hub_download does not.
+Both download over HTTP (``HF_HUB_DISABLE_XET=1``: with ``hf_xet``,
+huggingface_hub would ask the emulator for a Xet CAS it does not have).
 """
 
 from __future__ import annotations
@@ -26,6 +32,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -96,17 +103,25 @@ def measure(name: str, url: str, work: Path) -> dict[str, Any]:
     return dict(json.loads(out.stdout.strip().splitlines()[-1]))
 
 
-def warm_up(url: str) -> None:
-    """Fetch the file once, discarded: the emulator's first answer pays for page faults."""
+def warm_up(url: str, size_mb: int) -> None:
+    """Fetch the file once, discarded: the emulator's first answer pays for page faults.
+
+    In 64 MB ranges at once, so that a capped CDN does not make it one slow connection.
+    """
     import httpx2
 
+    def fetch(start: int) -> None:
+        headers = {"Range": f"bytes={start}-{start + (64 << 20) - 1}"}
+        with client.stream("GET", f"{url}/{REPO}/resolve/main/{FILE}", headers=headers) as r:
+            r.raise_for_status()
+            for _ in r.iter_raw():
+                pass
+
     with (
-        httpx2.Client(follow_redirects=True, timeout=300) as client,
-        client.stream("GET", f"{url}/{REPO}/resolve/main/{FILE}") as response,
+        httpx2.Client(follow_redirects=True, timeout=600) as client,
+        ThreadPoolExecutor(8) as pool,
     ):
-        response.raise_for_status()
-        for _ in response.iter_raw():
-            pass
+        list(pool.map(fetch, range(0, size_mb << 20, 64 << 20)))
 
 
 def main() -> None:
@@ -116,6 +131,12 @@ def main() -> None:
     parser.add_argument("--size-mb", type=int, default=1024, help="size of the file, in MB")
     parser.add_argument("--rounds", type=int, default=3, help="downloads per contender")
     parser.add_argument("--contenders", default=",".join(CONTENDERS))
+    parser.add_argument(
+        "--cdn-cap-mbps",
+        type=float,
+        default=0.0,
+        help="cap each CDN connection at this many MB/s (10^6 bytes; Xet mode); 0: no cap",
+    )
     parser.add_argument("--smoke", action="store_true", help="a tiny run to check the script works")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     parser.add_argument("--url", help=argparse.SUPPRESS)
@@ -135,10 +156,12 @@ def main() -> None:
     # hgloc_testing.hub reads this to add the big-file repo to what it serves.
     os.environ["HGLOC_EMULATOR_BIG_FILE_MB"] = str(args.size_mb)
     with (
-        HubEmulator.run_in_subprocess(corpus_size=1, startup_timeout=600) as url,
+        HubEmulator.run_in_subprocess(
+            corpus_size=1, cdn_bandwidth=int(args.cdn_cap_mbps * 1e6), startup_timeout=600
+        ) as url,
         tempfile.TemporaryDirectory(prefix="hgloc-bench-") as tmp,
     ):
-        warm_up(url)
+        warm_up(url, args.size_mb)
         for round_ in range(args.rounds):
             order = contenders if round_ % 2 == 0 else contenders[::-1]
             for name in order:
@@ -158,8 +181,10 @@ def main() -> None:
         ]
         for r in sorted(rows, key=lambda r: (r["contender"], r["round"]))
     ]
+    cap = f", CDN capped at {args.cdn_cap_mbps:g} MB/s per connection" if args.cdn_cap_mbps else ""
     print(
-        f"one {args.size_mb} MB file over loopback, {args.rounds} round(s), cpus={os.cpu_count()}"
+        f"one {args.size_mb} MB file over loopback{cap}, {args.rounds} round(s), "
+        f"cpus={os.cpu_count()}"
     )
     print_table(["contender", "round", "seconds", "MB/s", "peak RSS MB", "CPU s"], table)
     summary: dict[str, dict[str, float]] = {}
@@ -188,6 +213,7 @@ def main() -> None:
         "big_file",
         {
             "size_mb": args.size_mb,
+            "cdn_cap_mb_per_s": args.cdn_cap_mbps,
             "rounds": args.rounds,
             "smoke": args.smoke,
             "rows": rows,

@@ -167,12 +167,15 @@ class HubEmulator:
         page_size: int | None = None,
         resolver_quota: int | None = None,
         record_requests: bool = False,
+        cdn_bandwidth: int = 0,
         startup_timeout: float = 30.0,
     ) -> Iterator[str]:
         """Serve ``make_corpus(corpus_size, seed)`` from ``python -m hgloc_testing.hub``.
 
         The server gets its own process (and GIL), so a benchmark measures the client
         and not the emulator. Yields the base URL; the process is terminated on exit.
+        ``cdn_bandwidth`` > 0: Xet mode (:class:`XetMode`), each CDN connection capped
+        at that many bytes/s.
         """
         cmd = [
             sys.executable,
@@ -191,6 +194,8 @@ class HubEmulator:
             cmd += ["--resolver-quota", str(resolver_quota)]
         if record_requests:
             cmd.append("--record-requests")
+        if cdn_bandwidth > 0:
+            cmd += ["--cdn-bandwidth", str(cdn_bandwidth)]
         env = dict(os.environ)
         env["PYTHONPATH"] = os.pathsep.join(
             p for p in dict.fromkeys((*_IMPORT_ROOTS, env.get("PYTHONPATH"))) if p

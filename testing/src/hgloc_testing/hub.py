@@ -5,6 +5,8 @@ then serves ``make_corpus(--corpus, --seed)`` with the special renames and token
 ``--big-file-mb N`` (default: ``HGLOC_EMULATOR_BIG_FILE_MB``, so that
 ``HubEmulator.run_in_subprocess`` can ask for it) also serves ``hgloc-bench/big-file``:
 a card, a config and an N MB ``model.safetensors`` of seeded random bytes.
+``--cdn-bandwidth B`` (bytes/s) answers in Xet mode with each CDN connection
+capped at ``B``, as real CDN edges cap one connection.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from collections.abc import Sequence
 from ._corpus import make_corpus, special_renames, special_tokens
 from ._repos import Repo
 from ._server import HubEmulator
+from ._xet import XetMode
 
 __all__ = ["BIG_FILE_REPO", "big_file_repo", "main"]
 
@@ -53,6 +56,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         default=int(os.environ.get("HGLOC_EMULATOR_BIG_FILE_MB") or 0),
         help=f"also serve {BIG_FILE_REPO} with a file of this many MB (0: no)",
     )
+    parser.add_argument(
+        "--cdn-bandwidth",
+        type=int,
+        default=0,
+        help="Xet mode, each CDN connection capped at this many bytes/s (0: Git-LFS Hub, no cap)",
+    )
     args = parser.parse_args(argv)
 
     repos = make_corpus(args.corpus, seed=args.seed)
@@ -66,6 +75,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         page_size=args.page_size,
         resolver_quota=args.resolver_quota,
         record_requests=args.record_requests,
+        xet=XetMode(bandwidth=args.cdn_bandwidth) if args.cdn_bandwidth > 0 else None,
     )
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
