@@ -24,8 +24,6 @@ import logging
 import sqlite3
 from typing import Protocol
 
-import anyio
-
 from hgloc.errors import HglocError
 from hgloc.facts import _store
 
@@ -69,7 +67,8 @@ async def _model_stored(
 
     path = _store.index_file(loc, INDEX_FILE_NAME)
     # A store whose facts were never asked for gets no index file: the first query builds it.
-    indexed = path is not None and await anyio.Path(path).is_file()
+    # One stat, asked for every model a bulk run stores: a thread hop would cost more.
+    indexed = path is not None and path.is_file()
     if not (indexed or with_parameters):
         return
     prefixes = _store.model_prefixes(loc, model_id, revision)
