@@ -67,9 +67,14 @@ async def model_folder_lock(
         yield
         return
     folder = backend.target_path(f"{prefix}/{METADATA_FILE}").parent  # refuses symlinks out
-    # One thread hop opens, locks and cleans a folder no one else holds (the common
-    # case): a bulk run takes this lock for every model it stores.
-    fd, locked = await anyio.to_thread.run_sync(_open_and_lock, folder, clean)
+    # A bulk run takes this lock for every model it stores. A folder not there yet
+    # (each model of a cold run) is made, locked and found empty by a few system
+    # calls, cheaper than a thread hop; an existing one, whose walk may be long, is
+    # opened, locked and cleaned in one hop when no one else holds it.
+    if os.path.lexists(folder):  # noqa: ASYNC240 - see above
+        fd, locked = await anyio.to_thread.run_sync(_open_and_lock, folder, clean)
+    else:
+        fd, locked = _open_and_lock(folder, clean)
     try:
         if not locked:
             # Polled: a thread blocked in flock could not be cancelled. No Event can
