@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from hgloc.sources import HuggingFaceSource
 
 __all__ = [
+    "INDEX_FILE_NAME",
     "SAFETENSORS_FILE",
     "FactsStore",
     "folder_stamp",
@@ -40,6 +41,8 @@ __all__ = [
     "write",
 ]
 
+# The facts index, beside the models of a folder store (see :func:`index_file`).
+INDEX_FILE_NAME = ".hgloc-facts.sqlite"
 # Safetensors header counts fetched from the Hub for a metadata-only model, kept in its folder.
 SAFETENSORS_FILE = ".hgloc-safetensors.json"
 _META_SUFFIX = "/" + METADATA_FILE

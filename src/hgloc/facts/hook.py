@@ -24,8 +24,6 @@ import logging
 import sqlite3
 from typing import Protocol
 
-import anyio
-
 from hgloc.errors import HglocError
 from hgloc.facts import _store
 
@@ -63,15 +61,16 @@ async def model_stored(loc: _store.FactsStore, request: StoredRequest) -> None:
 async def _model_stored(
     loc: _store.FactsStore, model_id: str, revision: str | None, *, with_parameters: bool
 ) -> None:
-    # imported here: the localizer imports this module, and most runs store no model
-    from hgloc.facts.collect import index_folder
-    from hgloc.facts.index import INDEX_FILE_NAME, FactsIndex
-
-    path = _store.index_file(loc, INDEX_FILE_NAME)
+    path = _store.index_file(loc, _store.INDEX_FILE_NAME)
     # A store whose facts were never asked for gets no index file: the first query builds it.
-    indexed = path is not None and await anyio.Path(path).is_file()
+    # One stat, asked for every model a bulk run stores: a thread hop would cost more.
+    indexed = path is not None and path.is_file()
     if not (indexed or with_parameters):
         return
+    # imported here: the localizer imports this module, and most stores have no index
+    from hgloc.facts.collect import index_folder
+    from hgloc.facts.index import FactsIndex
+
     prefixes = _store.model_prefixes(loc, model_id, revision)
     records = await _store.read_records(loc, prefixes)
     for prefix, scope in zip(prefixes, _store.scopes(loc), strict=False):

@@ -23,6 +23,7 @@ import anyio
 import anyio.to_thread
 import attrs
 
+from hgloc.facts._store import INDEX_FILE_NAME
 from hgloc.facts.expression import Compiled, SortKey
 from hgloc.facts.normalize import Facts
 
@@ -30,7 +31,6 @@ __all__ = ["FACTS_VERSION", "INDEX_FILE_NAME", "FactsIndex", "IndexRow"]
 
 logger = logging.getLogger("hgloc")
 
-INDEX_FILE_NAME = ".hgloc-facts.sqlite"
 # Bumped whenever the facts computed from a model change: older rows are recomputed.
 FACTS_VERSION = "1"
 

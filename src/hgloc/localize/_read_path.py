@@ -30,7 +30,6 @@ from hgloc.localize._local import LocalStore, now
 from hgloc.localize._request import ModelRequest
 from hgloc.localize._results import ModelResult, Source, Status
 from hgloc.sources import HashSource, HuggingFaceSource
-from hgloc.store import remove_leftovers
 from hgloc.transfer import FullModelJob, TransferSettings, staging_root
 
 __all__ = [
@@ -64,6 +63,12 @@ class Lookup:
     existing: ModelRecord | None
     in_bucket: InBucket | None = None
     skipped: list[str] = attrs.field(factory=list)  # tiers that could not be reached, and why
+    # The record a tier just saved in ``prefix``: what follows needs no re-reading of it.
+    saved: list[ModelRecord] = attrs.field(factory=list)
+
+    def stored(self, record: ModelRecord) -> None:
+        """Note the record a tier saved in the store's own folder (``prefix``)."""
+        self.saved.append(record)
 
     def result(self, status: Status, commit: str | None, source: Source, path: str) -> ModelResult:
         req = self.request
@@ -97,7 +102,7 @@ class ReadPath:
             result = await tier.get(lookup)
             if result is not None:
                 if result.source is Source.HUB and result.status is Status.FETCHED:
-                    await self._remember_rename(prefix)
+                    await self._remember_rename(lookup)
                 if result.status is Status.FETCHED and self.on_stored is not None:
                     await self.on_stored(request)
                 if lookup.skipped and result.source is Source.HUB:
@@ -109,9 +114,9 @@ class ReadPath:
                 return result
         raise AssertionError("the last tier of a read path always answers")
 
-    async def _remember_rename(self, prefix: str) -> None:
+    async def _remember_rename(self, lookup: Lookup) -> None:
         """The Hub redirected the id (a renamed repo): the new name finds the copy too."""
-        record = await self.local.models.load(prefix)
+        record = lookup.saved[-1] if lookup.saved else await self.local.models.load(lookup.prefix)
         if record is not None and record.resolved_repo_id:
             await self.local.aliases.add(record.resolved_repo_id, record.model_id)
 
@@ -224,9 +229,8 @@ class BucketCopy:
             folder = tier.folder(req.model_id, req.revision)
             # The folder may hold an older metadata-only copy: it stops counting as
             # cached before its files change, and a full download of it waits.
-            async with self.local.locks.exclusive(prefix):
+            async with self.local.locks.exclusive(prefix, clean=True):
                 backend = self.local.backend
-                await remove_leftovers(backend, prefix)
                 await backend.delete(f"{prefix}/{METADATA_FILE}")
                 for name, file in record.files.items():
                     key = f"{folder}/{name}"
@@ -238,6 +242,7 @@ class BucketCopy:
                     )
                 local = attrs.evolve(record, cached_timestamp=now())
                 await self.local.models.save(prefix, {}, local, replacing=False)
+                lookup.stored(local)
         elif public is not None and req.metadata_only:
             found = await public.fetch(req.model_id, req.revision)
             if found is None:
@@ -320,8 +325,7 @@ class HubTier:
             record = attrs.evolve(record, hashes_source=HASHES_RECEIVED)
         # A full download of this folder may have finished meanwhile (it takes the
         # same lock): never replace its record with a metadata-only one.
-        async with self.local.locks.exclusive(prefix):
-            await remove_leftovers(self.local.backend, prefix)
+        async with self.local.locks.exclusive(prefix, clean=True):
             now_held = await self.local.models.load_model(prefix, req.model_id, req.revision)
             if (
                 now_held is not None
@@ -330,6 +334,7 @@ class HubTier:
             ):
                 return self._result(lookup, Status.SKIPPED, now_held.commit)
             await self.local.models.save(prefix, files, record, replacing=now_held is not None)
+            lookup.stored(record)
         logger.info(
             "cached %s@%s (%s) in %s",
             req.model_id,
@@ -342,8 +347,7 @@ class HubTier:
     async def _full(self, lookup: Lookup, *, offline: bool) -> tuple[bool, str | None]:
         req, prefix, local = lookup.request, lookup.prefix, self.local
         # The folder lock keeps other processes out too; either may have completed it.
-        async with local.locks.exclusive(prefix):
-            await remove_leftovers(local.backend, prefix)
+        async with local.locks.exclusive(prefix, clean=True):
             existing = await local.models.load_model(prefix, req.model_id, req.revision)
 
             def make_record(

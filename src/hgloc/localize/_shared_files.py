@@ -27,7 +27,10 @@ class SharedFiles:
     async def get(self, lookup: Lookup) -> ModelResult | None:
         result = await self.tier.get(lookup)
         if result is not None and result.status is Status.FETCHED:
-            record = await ModelStore(self.backend).load(lookup.prefix)
+            # The record the tier saved, when it says so: re-reading it costs a thread hop.
+            record = lookup.saved[-1] if lookup.saved else None
+            if record is None:
+                record = await ModelStore(self.backend).load(lookup.prefix)
             if record is not None:
                 await share_unchanged(self.backend, lookup.prefix, record)
         return result

@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import logging
 import os
+from pathlib import Path
 
 import anyio.to_thread
 
 from hgloc.backends import LocalPaths, StorageBackend
 from hgloc.layout import METADATA_FILE
 
-__all__ = ["TEMP_PREFIX", "remove_leftovers"]
+__all__ = ["TEMP_PREFIX", "remove_leftovers", "remove_leftovers_in"]
 
 logger = logging.getLogger("hgloc")
 
@@ -28,7 +29,12 @@ async def remove_leftovers(backend: StorageBackend, prefix: str) -> int:
     if not isinstance(backend, LocalPaths):
         return 0  # other stores write objects whole: nothing is left behind
     folder = backend.target_path(f"{prefix}/{METADATA_FILE}").parent  # refuses symlinks out
-    removed = await anyio.to_thread.run_sync(_remove, str(folder))
+    return await anyio.to_thread.run_sync(remove_leftovers_in, folder)
+
+
+def remove_leftovers_in(folder: Path) -> int:
+    """:func:`remove_leftovers` for a local folder, blocking (run in a worker thread)."""
+    removed = _remove(str(folder))
     if removed:
         logger.info("removed %d temp files a killed run left in %s", removed, folder)
     return removed

@@ -16,6 +16,7 @@ import contextlib
 import logging
 import os
 import secrets
+from pathlib import Path
 
 import anyio.to_thread
 
@@ -71,7 +72,9 @@ async def share_unchanged(backend: StorageBackend, prefix: str, record: ModelRec
     """
     if not isinstance(backend, LocalPaths) or "/" not in prefix:
         return 0
-    model_folder = prefix.rpartition("/")[0]
+    model_folder, _, own = prefix.rpartition("/")
+    if not _has_other_entries(backend.root.joinpath(*model_folder.split("/")), own):
+        return 0  # the model's only revision: nothing to share with
     siblings = [
         s
         for s in await ModelStore(backend).list(model_folder)
@@ -100,6 +103,21 @@ async def share_unchanged(backend: StorageBackend, prefix: str, record: ModelRec
     if shared:
         logger.info("%s shares %d file(s) with other revisions", backend.location(prefix), shared)
     return shared
+
+
+def _has_other_entries(folder: Path, own: str) -> bool:
+    """Whether ``folder`` holds anything but ``own`` (a sibling revision, perhaps).
+
+    Asked after every model a bulk run stores, and the answer is mostly no: one
+    read of a small folder gives it without a thread hop, which costs more.
+    """
+    try:
+        with os.scandir(folder) as entries:
+            return any(entry.name != own for entry in entries)
+    except (FileNotFoundError, NotADirectoryError):
+        return False
+    except OSError:
+        return True  # let the listing say what is wrong
 
 
 async def remove_empty_folder(backend: StorageBackend, prefix: str) -> None:
