@@ -10,6 +10,7 @@ import click
 import hgloc.cli._output as _output
 from hgloc.cli._app import EXIT_FAILED, BadInputError, Settings, model_errors, pass_settings
 from hgloc.cli._bytes import byte_progress, human_size
+from hgloc.cli._options import model_list_options
 from hgloc.cli._prefetch import read_model_list
 
 if TYPE_CHECKING:
@@ -28,15 +29,7 @@ def register(group: click.Group) -> None:
 
 @click.command("export")
 @click.argument("model_ids", nargs=-1, metavar="[MODEL_ID[@REV]]...")
-@click.option(
-    "-f",
-    "--file",
-    "files",
-    multiple=True,
-    metavar="FILE",
-    help="Read ids from FILE ('-': stdin): one a line, id@revision allowed, '#' comments.",
-)
-@click.option("-r", "--revision", help="Revision for the ids that do not name one.")
+@model_list_options()
 @click.option(
     "--to",
     "to",

@@ -12,7 +12,13 @@ from hgloc.cli._app import BadInputError, model_errors
 if TYPE_CHECKING:
     from hgloc.localize import ModelRef
 
-__all__ = ["REVISION_HELP", "full_model_options", "full_model_patterns", "parse_ref"]
+__all__ = [
+    "REVISION_HELP",
+    "full_model_options",
+    "full_model_patterns",
+    "model_list_options",
+    "parse_ref",
+]
 
 REVISION_HELP = "Branch, tag or commit (default: the repo's default branch)."
 
@@ -30,6 +36,35 @@ def parse_ref(model_id: str, revision: str | None) -> ModelRef:
         )
     with model_errors(model_id):
         return parse_model_ref(text, revision)
+
+
+def _stacked(options: tuple[Callable[[_F], _F], ...]) -> Callable[[_F], _F]:
+    def decorate(command: _F) -> _F:
+        for option in reversed(options):  # so that --help lists them in the order given
+            command = option(command)
+        return command
+
+    return decorate
+
+
+def model_list_options(*, revision: bool = True) -> Callable[[_F], _F]:
+    """``-f/--file FILE`` (ids one a line, ``-`` for stdin) and, unless told not to,
+    ``-r/--revision``: how every command that takes many models reads them."""
+    options: tuple[Callable[[_F], _F], ...] = (
+        click.option(
+            "-f",
+            "--file",
+            "files",
+            multiple=True,
+            metavar="FILE",
+            help="Read ids from FILE ('-': stdin): one a line, id@revision allowed, '#' comments.",
+        ),
+    )
+    if revision:
+        options += (
+            click.option("-r", "--revision", help="Revision for the ids that do not name one."),
+        )
+    return _stacked(options)
 
 
 def full_model_options(what: str) -> Callable[[_F], _F]:
@@ -56,13 +91,7 @@ def full_model_options(what: str) -> Callable[[_F], _F]:
             help="With --full-model: leave out the files matching GLOB (repeatable).",
         ),
     )
-
-    def decorate(command: _F) -> _F:
-        for option in reversed(options):  # so that --help lists them in the order above
-            command = option(command)
-        return command
-
-    return decorate
+    return _stacked(options)
 
 
 def full_model_patterns(

@@ -12,7 +12,7 @@ import hgloc.cli._output as _output
 import hgloc.cli._progress as _progress
 from hgloc.cli._app import EXIT_FAILED, BadInputError, Settings, pass_settings
 from hgloc.cli._bucket_flags import check_share_flags
-from hgloc.cli._options import full_model_options, full_model_patterns
+from hgloc.cli._options import full_model_options, full_model_patterns, model_list_options
 from hgloc.config import DEFAULT_CONCURRENCY as _DEFAULT_CONCURRENCY
 
 if TYPE_CHECKING:
@@ -75,15 +75,7 @@ def read_model_list(
 
 @click.command("prefetch")
 @click.argument("model_ids", nargs=-1, metavar="[MODEL_ID]...")
-@click.option(
-    "-f",
-    "--file",
-    "files",
-    multiple=True,
-    metavar="FILE",
-    help="Read ids from FILE ('-': stdin): one a line, id@revision allowed, '#' comments.",
-)
-@click.option("-r", "--revision", help="Revision for the ids that do not name one.")
+@model_list_options()
 @full_model_options("each repo")
 @click.option(
     "-c",

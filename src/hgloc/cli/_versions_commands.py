@@ -9,7 +9,7 @@ import click
 
 import hgloc.cli._output as _output
 from hgloc.cli._app import BadInputError, Settings, model_errors, pass_settings
-from hgloc.cli._options import parse_ref
+from hgloc.cli._options import model_list_options, parse_ref
 
 if TYPE_CHECKING:
     from hgloc.lockfile import LockFile
@@ -26,14 +26,7 @@ def register(group: click.Group) -> None:
 
 @click.command("lock")
 @click.argument("model_ids", nargs=-1, metavar="[MODEL_ID[@REV]]...")
-@click.option(
-    "-f",
-    "--file",
-    "files",
-    multiple=True,
-    metavar="FILE",
-    help="Read ids from FILE ('-': stdin), as prefetch does.",
-)
+@model_list_options(revision=False)
 @click.option(
     "-o",
     "--output",
