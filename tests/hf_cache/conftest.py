@@ -3,10 +3,6 @@ filled from it the way users fill one (a full model, a metadata-only one, a tag)
 
 from __future__ import annotations
 
-import importlib.util
-import os
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -26,38 +22,9 @@ CARD_V1 = b"---\nlicense: apache-2.0\n---\n# Cards\n\nVersion one.\n"
 CARD_V2 = b"---\nlicense: mit\n---\n# Cards\n\nVersion two.\n"
 CONFIG_V1 = b'{"model_type": "bert", "hidden_size": 16}'
 CONFIG_V2 = b'{"model_type": "bert", "hidden_size": 32, "architectures": ["BertModel"]}'
-TINY_CARD = b"---\nlicense: cc-by-4.0\nlibrary_name: transformers\n---\n# Tiny BERT\n"
 
 
-def model_missing_reason() -> str | None:
-    for module in ("torch", "transformers", "safetensors"):
-        if importlib.util.find_spec(module) is None:
-            return f"these tests build a tiny model with {module}: pip install 'hgloc[test]'"
-    return None
-
-
-@pytest.fixture(scope="session")
-def tiny_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A tiny BERT saved by transformers' save_pretrained (safetensors) with its tokenizer."""
-    reason = model_missing_reason()
-    if reason:
-        pytest.skip(reason)
-    out = tmp_path_factory.mktemp("tiny-bert")
-    proc = subprocess.run(
-        [sys.executable, str(TESTS / "serve" / "_build_tiny_model.py"), str(out)],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        env={**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"},
-    )
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    (out / "README.md").write_bytes(TINY_CARD)
-    (out / "extras" / "deep").mkdir(parents=True)
-    (out / "extras" / "deep" / "data.json").write_text('{"deep": true}\n')
-    return out
-
-
-def hub_repos(tiny_dir: Path) -> list[Repo]:
+def hub_repos(tiny_model_dir: Path) -> list[Repo]:
     weights = bytes(range(256)) * 64
     cards = Repo(
         CARDS,
@@ -71,12 +38,12 @@ def hub_repos(tiny_dir: Path) -> list[Repo]:
         FLIPPED,
         {"README.md": b"# flipped\n", "config.json": CONFIG_V1, "model.safetensors": weights * 3},
     )
-    return [Repo.from_folder(TINY, tiny_dir), cards, flipped]
+    return [Repo.from_folder(TINY, tiny_model_dir), cards, flipped]
 
 
 @pytest.fixture(scope="session")
-def hub(tiny_dir: Path) -> Iterator[HubEmulator]:
-    emulator = HubEmulator(hub_repos(tiny_dir))
+def hub(tiny_model_dir: Path) -> Iterator[HubEmulator]:
+    emulator = HubEmulator(hub_repos(tiny_model_dir))
     with emulator.run_in_thread():
         yield emulator
 

@@ -9,9 +9,6 @@ from __future__ import annotations
 
 import contextlib
 import importlib.util
-import os
-import subprocess
-import sys
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -52,7 +49,6 @@ CARD_V1 = b"---\nlicense: apache-2.0\n---\n# Cards\n\nVersion one.\n"
 CONFIG_V2 = b'{"model_type": "bert", "hidden_size": 32, "architectures": ["BertModel"]}'
 CONFIG_V1 = b'{"model_type": "bert", "hidden_size": 16}'
 LEGACY_CONFIG = b'{"model_type": "gpt2", "n_layer": 2, "n_embd": 8, "n_head": 2}'
-TINY_CARD = b"---\nlicense: cc-by-4.0\nlibrary_name: transformers\n---\n# Tiny BERT\n"
 
 
 def s3_missing_reason() -> str | None:
@@ -64,36 +60,6 @@ def s3_missing_reason() -> str | None:
         except ModuleNotFoundError:
             return f"S3 tests need {module.split('.')[0]}"
     return None
-
-
-def model_missing_reason() -> str | None:
-    """Why the tiny model (every served store holds it) cannot be built here, or None."""
-    for module in ("torch", "transformers", "safetensors"):
-        if importlib.util.find_spec(module) is None:
-            return f"the serve tests build a tiny model with {module}: pip install 'hgloc[test]'"
-    return None
-
-
-@pytest.fixture(scope="session")
-def tiny_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A tiny BERT saved by transformers (safetensors) with its tokenizer, built offline."""
-    reason = model_missing_reason()
-    if reason:
-        pytest.skip(reason)
-    out = tmp_path_factory.mktemp("tiny-bert")
-    proc = subprocess.run(
-        [sys.executable, str(HERE / "_build_tiny_model.py"), str(out)],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        env={**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"},
-    )
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    (out / "README.md").write_bytes(TINY_CARD)
-    (out / "extras" / "deep").mkdir(parents=True)
-    (out / "extras" / "notes.txt").write_text("nested file\n")
-    (out / "extras" / "deep" / "data.json").write_text('{"deep": true}\n')
-    return out
 
 
 def upstream_repos(tiny_model_dir: Path) -> list[Repo]:
