@@ -80,6 +80,7 @@ async def test_streaming_write_and_read(backend: StorageBackend) -> None:
     assert written == 1_000_000
     assert (await backend.stat("big/file.safetensors")).size == 1_000_000
     got = [c async for c in backend.read_stream("big/file.safetensors", chunk_size=65536)]
+    assert all(isinstance(c, bytes) for c in got)
     assert b"".join(got) == b"".join(parts)
     assert max(len(c) for c in got) <= 65536
 

@@ -55,3 +55,23 @@ async def test_files_get_the_usual_permissions(tmp_path: Path) -> None:
         os.umask(umask)
     assert (tmp_path / "m" / "config.json").stat().st_mode & 0o777 == 0o644
     assert (tmp_path / "m" / "a").stat().st_mode & 0o777 == 0o644
+
+
+@pytest.mark.skipif(not hasattr(os, "posix_fadvise"), reason="needs posix_fadvise to evict")
+async def test_read_stream_gives_the_same_bytes_cold_and_cached(tmp_path: Path) -> None:
+    # A cached chunk is read on the event loop, an uncached one in a thread:
+    # both must give the file's bytes, each chunk its own immutable bytes.
+    data = os.urandom(3 * 65536 + 123)
+    store = LocalBackend(tmp_path)
+    await store.write("m/w.bin", data)
+    path = tmp_path / "m" / "w.bin"
+    with open(path, "rb") as handle:
+        os.fsync(handle.fileno())
+        os.posix_fadvise(handle.fileno(), 0, 0, os.POSIX_FADV_DONTNEED)  # out of the page cache
+    for _ in range(2):  # cold (as far as the kernel lets us), then cached
+        chunks = [c async for c in store.read_stream("m/w.bin", chunk_size=65536)]
+        assert all(type(c) is bytes for c in chunks)
+        assert [len(c) for c in chunks] == [65536, 65536, 65536, 123]
+        assert b"".join(chunks) == data
+    ranged = store.read_stream("m/w.bin", start=65000, end=140000, chunk_size=65536)
+    assert b"".join([c async for c in ranged]) == data[65000:140000]

@@ -13,6 +13,7 @@ from pathlib import Path
 import anyio
 import anyio.to_thread
 
+from hgloc.backends._file_reads import ChunkReader
 from hgloc.backends._group_commit import GroupCommitter
 from hgloc.backends._keys import validate_key, validate_prefix
 from hgloc.backends._protocol import ObjectInfo
@@ -116,19 +117,19 @@ class LocalBackend:
     ) -> AsyncIterator[bytes]:
         path = self.path(key)
         with _mapped(key):
-            handle = await anyio.open_file(path, "rb")
-        async with handle:
-            if start:
-                await handle.seek(start)
-            remaining = None if end is None else max(end - start, 0)
-            while remaining is None or remaining > 0:
-                size = chunk_size if remaining is None else min(chunk_size, remaining)
-                chunk = await handle.read(size)
+            file = await anyio.to_thread.run_sync(open, path, "rb")
+        try:
+            reader = ChunkReader(file, chunk_size)
+            offset = start
+            while end is None or offset < end:
+                size = chunk_size if end is None else min(chunk_size, end - offset)
+                chunk = await reader.read(size, offset)
                 if not chunk:
                     return
-                if remaining is not None:
-                    remaining -= len(chunk)
+                offset += len(chunk)
                 yield chunk
+        finally:
+            file.close()
 
     async def write(self, key: str, data: bytes) -> None:
         await self._commits.write([(self.target_path(key), data)])
