@@ -4,11 +4,13 @@
     python benchmarks/bench_serve.py --runs 5 --workers 2
     python benchmarks/bench_serve.py --smoke              # tiny, seconds; skips what is missing
 
-Two jobs, each run ``--runs`` times, the servers alternating within a run:
+Two jobs, each run ``--runs`` times, with every server up at once:
 
-- ``GET config.json`` of 50 models, cycled by a Lua script, ``wrk -t1 -c32``;
-- one 1 GB file (``--big-mb``) through ``curl -o /dev/null``, the median of
-  three downloads, with the server's resident memory before and after.
+- ``GET config.json`` of 50 models, cycled by a Lua script, ``wrk -t1 -c32``,
+  one server after the other (the first one changes from run to run);
+- one 1 GB file (``--big-mb``) through ``curl -o /dev/null``: the median of
+  ``--downloads`` (5) per server, taken in turns (one from each server, then
+  again), with the server's resident memory before and after.
 
 The store is filled once from a Hub emulator (cards and configs, as
 ``hgloc download`` does) plus the big file; nginx serves the same files
@@ -17,8 +19,8 @@ olah (a public HF mirror) pulls through the same emulator. nginx and wrk come
 from the system (``apt-get install nginx wrk``), olah from PyPI in a venv of its
 own (``--olah /path/to/venv/bin/python``, default ``/tmp/olah-venv``); a missing
 one is skipped with a note. ``--granian`` adds hgloc's app under granian (which
-implements ``http.response.pathsend``: big local files go out by ``sendfile``),
-when granian is importable. One JSON line of results goes to
+implements ``http.response.pathsend``: big local files are read and sent by
+granian itself, not by Python), when granian is importable. One JSON line of results goes to
 benchmarks/results.jsonl.
 """
 
@@ -289,22 +291,32 @@ def wrk(url: str, paths_file: Path, seconds: int, work: Path, notes: list[str], 
     return float(found.group(1))
 
 
-def curl_big(url: str, pid: int, times: int = 3) -> tuple[float, float, float]:
-    """MB/s of the big file through ``url``, and the server's RSS before and after (MB).
+def curl_big(
+    servers: dict[str, tuple[str, int]], times: int
+) -> dict[str, tuple[float, float, float]]:
+    """MB/s of the big file from each server, and the server's RSS before and after (MB).
 
-    The median of ``times`` downloads: one takes well under a second on loopback,
-    so a single one measures whichever other process the scheduler ran meanwhile.
+    Each server's median of ``times`` downloads, taken in turns (one from each
+    server, then again): a download takes well under a second on loopback, so
+    whatever else the machine runs meanwhile falls on all servers alike, not on
+    whichever was measured in a busy second. One download from each first warms
+    the page cache and the server.
     """
-    before = rss_mb(pid)
-    speeds = []
-    for _ in range(times):
-        out = subprocess.run(
-            ["curl", "-sS", "-o", "/dev/null", "-w", "%{speed_download}",
-             f"{url}/{BIG_REPO}/resolve/main/{BIG_FILE}"],
-            capture_output=True, text=True, check=True,
-        ).stdout  # fmt: skip
-        speeds.append(float(out) / 1e6)
-    return statistics.median(speeds), before, rss_mb(pid)
+    before = {name: rss_mb(pid) for name, (_, pid) in servers.items()}
+    speeds: dict[str, list[float]] = {name: [] for name in servers}
+    for turn in range(times + 1):
+        for name, (url, _) in servers.items():
+            out = subprocess.run(
+                ["curl", "-sS", "-o", "/dev/null", "-w", "%{speed_download}",
+                 f"{url}/{BIG_REPO}/resolve/main/{BIG_FILE}"],
+                capture_output=True, text=True, check=True,
+            ).stdout  # fmt: skip
+            if turn:
+                speeds[name].append(float(out) / 1e6)
+    return {
+        name: (statistics.median(speeds[name]), before[name], rss_mb(pid))
+        for name, (_, pid) in servers.items()
+    }
 
 
 def main() -> None:
@@ -313,6 +325,9 @@ def main() -> None:
     parser.add_argument("--models", type=int, default=50)
     parser.add_argument("--big-mb", type=int, default=1024)
     parser.add_argument("--seconds", type=int, default=10, help="wrk duration per server")
+    parser.add_argument(
+        "--downloads", type=int, default=5, help="big-file downloads per server and run"
+    )
     parser.add_argument("--workers", type=int, default=1, help="hgloc serve --workers")
     parser.add_argument("--olah", default="/tmp/olah-venv/bin/python")
     parser.add_argument(
@@ -321,7 +336,7 @@ def main() -> None:
     parser.add_argument("--smoke", action="store_true")
     args = parser.parse_args()
     if args.smoke:
-        args.runs, args.models, args.big_mb, args.seconds = 1, 5, 8, 1
+        args.runs, args.models, args.big_mb, args.seconds, args.downloads = 1, 5, 8, 1, 1
     notes: list[str] = []
     servers = ["hgloc"]
     for tool in ("nginx", "wrk", "curl"):
@@ -355,29 +370,36 @@ def main() -> None:
             paths.write_text("".join(f"/{i}/resolve/main/config.json\n" for i in ids))
             for run in range(args.runs):
                 order = servers[run % len(servers) :] + servers[: run % len(servers)]
-                for name in order:
-                    (work / name).mkdir(exist_ok=True)
-                    if name == "hgloc":
-                        server = hgloc_server(store, args.workers)
-                    elif name == "granian":
-                        server = granian_server(store, args.workers)
-                    elif name == "nginx":
-                        server = nginx_server(work / "www", work / "nginx")
-                    else:
-                        server = olah_server(args.olah, hub_url, work / "olah")
-                    with server as (url, pid):
-                        if has_wrk and name in rps:
-                            try:
-                                wrk(url, paths, 1, work, [], name)  # warm: olah pulls, caches fill
-                                rps[name].append(wrk(url, paths, args.seconds, work, notes, name))
-                            except RuntimeError as exc:
-                                if name != "olah":
-                                    raise
-                                notes.append(f"olah failed, left out: {str(exc)[:300]}")
-                                del rps[name]
-                        if has_curl and name != "olah":  # olah would pull the file upstream
-                            curl_big(url, pid, times=1)  # warm the page cache
-                            big[name].append(curl_big(url, pid))
+                with contextlib.ExitStack() as stack:
+                    up: dict[str, tuple[str, int]] = {}
+                    for name in order:
+                        (work / name).mkdir(exist_ok=True)
+                        if name == "hgloc":
+                            server = hgloc_server(store, args.workers)
+                        elif name == "granian":
+                            server = granian_server(store, args.workers)
+                        elif name == "nginx":
+                            server = nginx_server(work / "www", work / "nginx")
+                        else:
+                            server = olah_server(args.olah, hub_url, work / "olah")
+                        up[name] = stack.enter_context(server)
+                    for name in order if has_wrk else []:
+                        if name not in rps:
+                            continue
+                        url = up[name][0]
+                        try:
+                            wrk(url, paths, 1, work, [], name)  # warm: olah pulls, caches fill
+                            rps[name].append(wrk(url, paths, args.seconds, work, notes, name))
+                        except RuntimeError as exc:
+                            if name != "olah":
+                                raise
+                            notes.append(f"olah failed, left out: {str(exc)[:300]}")
+                            del rps[name]
+                    if has_curl:
+                        # olah would pull the file upstream: not asked for it.
+                        files = {n: up[n] for n in order if n != "olah"}
+                        for name, got in curl_big(files, args.downloads).items():
+                            big[name].append(got)
     report(args, servers, rps, big, notes)
 
 
@@ -418,7 +440,8 @@ def report(
         )
     print(
         f"{args.models} configs cycled (wrk -t1 -c32, {args.seconds} s), "
-        f"{args.big_mb} MB file (curl), {args.runs} runs; median (min-max)"
+        f"{args.big_mb} MB file (curl, median of {args.downloads} in turns), {args.runs} runs; "
+        "median (min-max)"
     )
     print_table(["server", "req/s", "vs nginx", "big file MB/s", "vs nginx", "RSS growth MB"], rows)
     for note in notes:
@@ -430,6 +453,7 @@ def report(
             "runs": args.runs,
             "models": args.models,
             "big_mb": args.big_mb,
+            "downloads": args.downloads,
             "workers": args.workers,
             "requests_per_second": rps,
             "big_file": {k: [list(b) for b in v] for k, v in big.items()},
