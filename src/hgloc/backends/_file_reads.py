@@ -1,12 +1,12 @@
 """Reading a local file in chunks: from the page cache on the event loop, from disk in a thread.
 
 A worker-thread hop per chunk costs more than reading a cached megabyte:
-serving a 1 GB file, the hops (and the two threads sharing the cores with
-the client) held ``hgloc serve`` to ~3.5 GB/s where nginx's ``sendfile`` gives
-~3.2. Reading with ``RWF_NOWAIT`` returns at once when the page cache holds
-the bytes and fails (instead of waiting for the disk) when it does not, so a
-cached file never leaves the event loop and a cold one never blocks it
-(benchmarks/bench_serve.py; docs/benchmarks.md).
+serving a 1 GB file here, ``hgloc serve`` gave 3.5-3.9 GB/s with a hop per
+1 MiB and gives 4.0-4.5 with none (nginx's ``sendfile``: 3.1-3.6; the hops
+also put a second busy thread beside the client on two cores). Reading with
+``RWF_NOWAIT`` returns at once when the page cache holds the bytes and fails,
+instead of waiting for the disk, when it does not: a cached file never leaves
+the event loop and a cold one never blocks it (docs/benchmarks.md).
 """
 
 from __future__ import annotations

@@ -6,8 +6,8 @@
   clients download straight from S3 and the mirror only answers metadata.
 - From a local store, a whole file is handed to the ASGI server by path
   (the ``http.response.pathsend`` extension, which granian implements), so
-  the server sends it with ``sendfile``; servers without the extension get
-  the file streamed as before.
+  the server reads and sends it without Python; servers without the
+  extension (uvicorn) get the file streamed (serve/_stream.py).
 """
 
 from __future__ import annotations
