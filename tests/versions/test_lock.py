@@ -93,7 +93,8 @@ async def test_round_trip_after_the_branch_moves(
     async with Localizer(other) as loc:
         held = await loc.cached(repo_id, "main")
         assert held is not None and held.commit == locked_commit and held.is_full_model
-        assert await loc.cached(repo_id, locked_commit) is None
+        by_commit = await loc.cached(repo_id, locked_commit)  # main's folder answers for it
+        assert by_commit is not None and by_commit.revision == "main"
         assert {(m.revision, m.commit) for m in await loc.list_models()} == {
             ("main", locked_commit),
             ("v1.0", repo.commit_sha(0)),
@@ -114,6 +115,26 @@ async def test_round_trip_after_the_branch_moves(
     back = hgloc.sync.prefetch(locked=path, config=config)
     assert back.ok and back.results[0].status is Status.FETCHED
     assert hgloc.sync.verify_locked(path, config=config).ok
+
+
+async def test_a_lock_pinned_by_commit_is_placed_from_the_branch_at_it(
+    config: Config, repo_id: str, hub: HubEmulator, tmp_path: Path
+) -> None:
+    """The store holds main at the locked commit: the commit's folder comes from it, offline."""
+    async with Localizer(config) as loc:
+        main = await loc.download(repo_id, "main", metadata_only=False)
+    (model,) = (await hgloc.lock([f"{repo_id}@main"], config=config)).models
+    pinned = LockFile([attrs.evolve(model, revision=model.commit)])
+    offline = attrs.evolve(config, offline=True)
+    hub.reset_requests()
+    report = await hgloc.prefetch(locked=pinned, config=offline)
+    assert report.ok, report.failed
+    (result,) = report.results
+    assert (result.revision, result.commit) == (model.commit, model.commit)
+    assert result.path is not None and result.path != main.path
+    assert (Path(result.path) / "model.safetensors").read_bytes() == WEIGHTS_V1
+    assert (await hgloc.verify_locked(pinned, config=offline)).ok
+    assert not hub.requests
 
 
 async def test_prefetch_locked_fails_a_model_whose_bytes_differ(

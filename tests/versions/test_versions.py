@@ -96,6 +96,40 @@ async def test_offline_a_tag_finds_the_commit_last_seen(
     assert not hub.requests
 
 
+async def test_a_commit_finds_the_branch_stored_at_it(
+    config: Config, repo_id: str, hub: HubEmulator
+) -> None:
+    """A commit never changes: the folder of a name that resolved to it answers for it."""
+    repo = hub.repos[repo_id]
+    main = await hgloc.download_model_metadata(repo_id, "main", config=config)
+    assert main[0]
+    head = repo.commit_sha(2)
+    offline = attrs.evolve(config, offline=True)
+    hub.reset_requests()
+    card = await hgloc.get_cached_model_card_content(repo_id, head, config=offline)
+    assert card == "# v1\n"
+    config_json = await hgloc.get_cached_model_config_content(repo_id, head, config=offline)
+    assert config_json == json.loads(CONFIG)
+    assert await hgloc.download_model_metadata(repo_id, head, config=offline) == main
+    # Online too, the store answers: no request.
+    report = await hgloc.prefetch([f"{repo_id}@{head}"], config=config)
+    assert report.ok and report.results[0].status.value == "skipped"
+    assert report.results[0].path == main[1]
+    assert not hub.requests
+    # Another commit is not held: offline, it is not found.
+    other = repo.commit_sha(0)
+    assert await hgloc.get_cached_model_card_content(repo_id, other, config=offline) is None
+    assert await hgloc.get_cached_model_card_content(repo_id, head[:12], config=offline) is None
+
+
+def test_show_model_config_by_commit_offline(repo_id: str, hub: HubEmulator, run: Run) -> None:
+    assert run("prefetch", f"{repo_id}@main").exit_code == 0
+    head = hub.repos[repo_id].commit_sha(2)
+    shown = run("show-model-config", repo_id, "--revision", head, env={"HF_HUB_OFFLINE": "1"})
+    assert shown.exit_code == 0, shown.output
+    assert json.loads(shown.output) == json.loads(CONFIG)
+
+
 async def test_refs_show_hub_and_store_side_by_side(
     config: Config, repo_id: str, hub: HubEmulator
 ) -> None:

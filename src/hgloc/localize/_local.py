@@ -13,6 +13,7 @@ from hgloc.backends import StorageBackend
 from hgloc.config import Config
 from hgloc.errors import IndexCorruptError
 from hgloc.layout import METADATA_FILE, FileRecord, ModelRecord, local_model_prefix
+from hgloc.sources._hub_protocol import is_commit
 from hgloc.store import Aliases, CachedModel, FolderLocks, ModelStore, StoredModel
 
 __all__ = ["DamagedFolder", "LocalStore", "now"]
@@ -85,7 +86,17 @@ class LocalStore:
 
     async def find(self, model_id: str, revision: str | None = None) -> StoredModel | None:
         """The folder holding a model: its own (refusing another model's), the others of
-        :meth:`folders`, then those of the id an alias names (a renamed repo)."""
+        :meth:`folders`, then those of the id an alias names (a renamed repo).
+
+        A commit id also finds a folder stored under a branch or tag name that
+        resolved to that commit (a commit never changes, so its files are those).
+        """
+        found = await self._find_named(model_id, revision)
+        if found is None and is_commit(revision):
+            found = await self._find_commit(model_id, revision)
+        return found
+
+    async def _find_named(self, model_id: str, revision: str | None) -> StoredModel | None:
         own, *others = self.folders(model_id, revision)
         record = await self.models.load_model(own, model_id, revision)
         if record is not None:
@@ -102,6 +113,25 @@ class LocalStore:
             if record is not None and (record.model_id, record.revision) == (target, revision):
                 return StoredModel(prefix, record)
         return None
+
+    async def _find_commit(self, model_id: str, commit: str | None) -> StoredModel | None:
+        """A folder of ``model_id`` (or of the id its alias names) whose record is at ``commit``;
+        a full copy before a card-and-config one."""
+        target = await self.aliases.resolve(model_id)
+        ids = [model_id] if target in (None, model_id) else [model_id, target]
+        held: list[StoredModel] = []
+        for one in ids:
+            # The revisions of one model are sibling folders; each bucket setting has its own.
+            roots = dict.fromkeys(p.rpartition("/")[0] for p in self.folders(one))
+            for root in roots:
+                held += [
+                    s
+                    for s in await self.models.list(root, nested=False)
+                    if s.record.model_id == one and s.record.commit == commit
+                ]
+        if not held:
+            return None
+        return max(held, key=lambda s: s.record.is_full_model)
 
     async def cached(self, model_id: str, revision: str | None = None) -> CachedModel | None:
         """The cached model, or ``None`` when the store does not hold it completely."""

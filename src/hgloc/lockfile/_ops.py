@@ -125,16 +125,25 @@ async def _fetch_one(loc: Localizer, model: LockedModel, *, upload: bool) -> Mod
         )
     commit_prefix = loc.model_prefix(model.model_id, model.commit)
     had_commit_folder = await loc.models.load(commit_prefix) is not None
-    fetched = await loc.get(
-        ModelRequest(
-            model_id=model.model_id,
-            revision=model.commit,
-            metadata_only=not model.full,
-            allow_patterns=_patterns(model),
-            upload=upload and model.revision == model.commit,
-        )
+    request = ModelRequest(
+        model_id=model.model_id,
+        revision=model.commit,
+        metadata_only=not model.full,
+        allow_patterns=_patterns(model),
+        upload=upload and model.revision == model.commit,
     )
+    fetched = await loc.get(request)
+    source_prefix = commit_prefix
     record = await _record(loc, model.model_id, model.commit)
+    if record is None:
+        # The commit is held under another name (a branch or tag that resolved to it).
+        elsewhere = await loc.cached(model.model_id, model.commit)
+        held = None if elsewhere is None else await loc.models.load(elsewhere.prefix)
+        if elsewhere is not None and held is not None and not model.differences(held):
+            source_prefix, record = elsewhere.prefix, held
+        else:  # it lacks files the lock names: fetch the commit into its own folder
+            fetched = await loc.get(attrs.evolve(request, refresh=True))
+            record = await _record(loc, model.model_id, model.commit)
     problems = model.differences(record)
     if problems:
         raise LockMismatchError(
@@ -142,9 +151,9 @@ async def _fetch_one(loc: Localizer, model: LockedModel, *, upload: bool) -> Mod
         )
     assert record is not None
     where: str | None = fetched.path
-    if model.revision != model.commit:
-        where = await _place(loc, model, commit_prefix, record)
-        if not had_commit_folder:
+    if model.revision != model.commit or source_prefix != commit_prefix:
+        where = await _place(loc, model, source_prefix, record)
+        if source_prefix == commit_prefix and not had_commit_folder:
             await loc.models.delete(commit_prefix, sorted(record.files))
             await remove_empty_folder(loc.backend, commit_prefix)
         if upload and loc.config.has_bucket and fetched.source is not Source.BUCKET:
