@@ -137,6 +137,27 @@ async def test_a_lock_pinned_by_commit_is_placed_from_the_branch_at_it(
     assert not hub.requests
 
 
+async def test_a_commit_held_without_the_locked_files_is_fetched_into_its_folder(
+    config: Config, repo_id: str, hub: HubEmulator, tmp_path: Path
+) -> None:
+    """main holds the commit but not every locked file: the commit is fetched, not placed."""
+    other = attrs.evolve(config, models_store_path=tmp_path / "other")
+    async with Localizer(other) as loc:
+        await loc.download(repo_id, "main", metadata_only=False)
+    (model,) = (await hgloc.lock([f"{repo_id}@main"], config=other)).models
+    pinned = LockFile([attrs.evolve(model, revision=model.commit)])
+    async with Localizer(config) as loc:  # main at that commit, without the weights
+        partial = await loc.download(repo_id, "main", metadata_only=False, allow_patterns="*.json")
+    assert partial.path is not None
+    assert not (Path(partial.path) / "model.safetensors").exists()
+    report = await hgloc.prefetch(locked=pinned, config=config)
+    assert report.ok, report.failed
+    (result,) = report.results
+    assert result.path is not None
+    assert (Path(result.path) / "model.safetensors").read_bytes() == WEIGHTS_V1
+    assert (await hgloc.verify_locked(pinned, config=config)).ok
+
+
 async def test_prefetch_locked_fails_a_model_whose_bytes_differ(
     config: Config, repo_id: str, tmp_path: Path
 ) -> None:

@@ -132,18 +132,23 @@ async def _fetch_one(loc: Localizer, model: LockedModel, *, upload: bool) -> Mod
         allow_patterns=_patterns(model),
         upload=upload and model.revision == model.commit,
     )
-    fetched = await loc.get(request)
     source_prefix = commit_prefix
     record = await _record(loc, model.model_id, model.commit)
-    if record is None:
+    elsewhere = None if record is not None else await loc.cached(model.model_id, model.commit)
+    if elsewhere is not None:
         # The commit is held under another name (a branch or tag that resolved to it).
-        elsewhere = await loc.cached(model.model_id, model.commit)
-        held = None if elsewhere is None else await loc.models.load(elsewhere.prefix)
-        if elsewhere is not None and held is not None and not model.differences(held):
-            source_prefix, record = elsewhere.prefix, held
-        else:  # it lacks files the lock names: fetch the commit into its own folder
-            fetched = await loc.get(attrs.evolve(request, refresh=True))
-            record = await _record(loc, model.model_id, model.commit)
+        stored = await loc.models.load(elsewhere.prefix)
+        if stored is not None and not model.differences(stored):
+            source_prefix, record = elsewhere.prefix, stored
+    if source_prefix == commit_prefix:
+        # Not held with the locked files: fetched into the commit's own folder (a refresh,
+        # so that a folder under another name lacking some of them does not answer).
+        fetched = await loc.get(attrs.evolve(request, refresh=elsewhere is not None))
+        record = await _record(loc, model.model_id, model.commit)
+    else:
+        fetched = ModelResult(
+            model.model_id, model.commit, Status.SKIPPED, None, model.commit, source=Source.STORE
+        )
     problems = model.differences(record)
     if problems:
         raise LockMismatchError(
