@@ -177,6 +177,22 @@ async def test_skip_s3_upload_keeps_the_model_local(
     assert [m["model_id"] for m in await hgloc.list_s3_models(config=one)] == [model_id]
 
 
+async def test_sharing_a_commit_held_as_the_branch_uploads_that_folder(
+    tmp_path: Path, hub: HubEmulator, moto: MotoServer, bucket: str
+) -> None:
+    [model_id] = normal_ids(hub, 1, start=17)
+    one = member(tmp_path, "one", hub, moto, bucket)
+    async with Localizer(one) as loc:
+        held = await loc.download(model_id, upload=False)
+        assert held.commit is not None
+        shared = await loc.upload(model_id, held.commit)
+        assert shared.status is Status.UPLOADED and shared.commit == held.commit
+        # The result names the bucket folder that was written: the branch's.
+        assert shared.path == (await loc.upload(model_id)).path
+    listed = await hgloc.list_s3_models(config=one)
+    assert [(m["model_id"], m["revision"]) for m in listed] == [(model_id, None)]
+
+
 async def test_sync_all_is_resumable_and_skips_what_matches(
     tmp_path: Path, hub: HubEmulator, moto: MotoServer, bucket: str
 ) -> None:

@@ -94,7 +94,8 @@ class Sharing:
             raise ObjectNotFoundError(
                 f"{model_id!r} is not in the local store {where}; download it first"
             )
-        # It may be held under another name (an alias) or in a folder of no bucket.
+        # It may be held under another name (an alias, or the branch at a commit asked
+        # for) or in a folder of no bucket.
         prefix, record = found.prefix, found.record
         model_id = record.model_id
         backend = self.local.backend
@@ -114,7 +115,8 @@ class Sharing:
             model_id,
             revision,
             Status.UPLOADED if wrote else Status.SKIPPED,
-            tier.backend.location(tier.folder(model_id, revision)),
+            # Under the name it is held as (a commit may be held as the branch at it).
+            tier.backend.location(tier.folder(model_id, record.revision)),
             record.commit,
             seconds=time.perf_counter() - started,
             source=Source.STORE,
