@@ -142,6 +142,18 @@ async def test_compare_equal_rows(loc: Localizer) -> None:
     assert {r.field for r in comparison.rows} >= {"model_type", "config.vocab_size"}
 
 
+async def test_compare_by_commit_finds_the_branch_stored_at_it(loc: Localizer) -> None:
+    await fill(loc)
+    held = await loc.cached(models.GPT2)
+    assert held is not None and held.commit is not None
+    comparison = await api.compare([models.GPT2, f"{models.GPT2}@{held.commit}"], localizer=loc)
+    assert comparison.differing() == ()
+    rows = {r["field"]: r for r in comparison.to_json()["rows"]}
+    assert rows["hidden_size"]["values"] == [768, 768]
+    with pytest.raises(ObjectNotFoundError):
+        await api.compare([f"{models.GPT2}@{'0' * 40}"], localizer=loc)
+
+
 async def test_compare_unknown_model(loc: Localizer) -> None:
     await fill(loc)
     with pytest.raises(ObjectNotFoundError, match="acme/nope"):

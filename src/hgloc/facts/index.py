@@ -26,6 +26,7 @@ import attrs
 from hgloc.facts._store import INDEX_FILE_NAME
 from hgloc.facts.expression import Compiled, SortKey
 from hgloc.facts.normalize import Facts
+from hgloc.sources._hub_protocol import is_commit
 
 __all__ = ["FACTS_VERSION", "INDEX_FILE_NAME", "FactsIndex", "IndexRow"]
 
@@ -190,15 +191,27 @@ class FactsIndex:
     async def find(
         self, scopes: Sequence[str], model_id: str, revision: str | None
     ) -> IndexRow | None:
-        """The row of one model, looked for in ``scopes`` in order."""
-        for scope in scopes:
+        """The row of one model, looked for in ``scopes`` in order.
 
-            def one(db: sqlite3.Connection, scope: str = scope) -> Any:
-                return db.execute(
-                    f"SELECT {_COLUMNS} FROM models WHERE scope = ? AND model_id = ? "
-                    "AND revision IS ?",
-                    (scope, model_id, revision),
-                ).fetchone()
+        A full commit id also finds the row of a branch or tag stored at that
+        commit (as :meth:`hgloc.Localizer.cached` does).
+        """
+        wheres = [("revision IS ?", revision)]
+        if is_commit(revision):
+            wheres.append(("commit_sha = ?", revision))
+        queries = [
+            (
+                f"SELECT {_COLUMNS} FROM models WHERE scope = ? AND model_id = ? AND {where} "
+                "ORDER BY revision IS NOT NULL, revision LIMIT 1",
+                (scope, model_id, value),
+            )
+            for where, value in wheres
+            for scope in scopes
+        ]
+        for sql, params in queries:
+
+            def one(db: sqlite3.Connection, sql: str = sql, params: Any = params) -> Any:
+                return db.execute(sql, params).fetchone()
 
             found = await self._run(one)
             if found is not None:
