@@ -110,11 +110,15 @@ async def test_a_commit_finds_the_branch_stored_at_it(
     assert card == "# v1\n"
     config_json = await hgloc.get_cached_model_config_content(repo_id, head, config=offline)
     assert config_json == json.loads(CONFIG)
-    assert await hgloc.download_model_metadata(repo_id, head, config=offline) == main
-    # Online too, the store answers: no request.
+    # Downloading the commit gives it its own folder, as the layout has it, from main's
+    # files (hard links) and without a request, offline or not.
+    ok, by_commit = await hgloc.download_model_metadata(repo_id, head, config=offline)
+    assert ok and by_commit != main[1] and Path(by_commit).name == head
+    for name in ("model_card.md", "config.json"):
+        assert _inode(by_commit, name) == _inode(main[1], name)
     report = await hgloc.prefetch([f"{repo_id}@{head}"], config=config)
     assert report.ok and report.results[0].status.value == "skipped"
-    assert report.results[0].path == main[1]
+    assert report.results[0].path == by_commit
     assert not hub.requests
     # Another commit is not held: offline, it is not found.
     other = repo.commit_sha(0)

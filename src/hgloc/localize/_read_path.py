@@ -30,6 +30,7 @@ from hgloc.localize._local import LocalStore, now
 from hgloc.localize._request import ModelRequest
 from hgloc.localize._results import ModelResult, Source, Status
 from hgloc.sources import HashSource, HuggingFaceSource
+from hgloc.store import place_folder
 from hgloc.transfer import FullModelJob, TransferSettings, staging_root
 
 __all__ = [
@@ -137,7 +138,8 @@ class ReadPath:
 
 class StoredElsewhere:
     """Another folder of the store holding the model: cached before a bucket was
-    configured, HG-Localization's public folder, or under another name (an alias)."""
+    configured, HG-Localization's public folder, under another name (an alias), or,
+    for a commit id, the folder of a branch or tag that resolved to that commit."""
 
     def __init__(self, local: LocalStore) -> None:
         self.local = local
@@ -151,8 +153,20 @@ class StoredElsewhere:
             return None
         if req.full and not found.record.is_full_model:
             return None
-        path = self.local.location(found.prefix)
-        return lookup.result(Status.SKIPPED, found.record.commit, Source.STORE, path)
+        record = found.record
+        if (record.model_id, record.revision) == (req.model_id, req.revision) or (
+            record.model_id != req.model_id
+        ):
+            path = self.local.location(found.prefix)
+            return lookup.result(Status.SKIPPED, record.commit, Source.STORE, path)
+        # The commit asked for is held as a branch or tag: its own folder, as the layout
+        # has it, gets the same files (hard links on a local store), with no request.
+        placed = attrs.evolve(record, revision=req.revision, cached_timestamp=now())
+        async with self.local.locks.exclusive(lookup.prefix, clean=True):
+            await place_folder(self.local.backend, found.prefix, lookup.prefix, placed)
+        lookup.stored(placed)
+        path = self.local.location(lookup.prefix)
+        return lookup.result(Status.SKIPPED, record.commit, Source.STORE, path)
 
 
 class OwnCopy:

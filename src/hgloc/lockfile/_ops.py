@@ -22,7 +22,7 @@ import attrs
 
 from hgloc._aio import gather
 from hgloc.errors import HglocError, IntegrityError, ObjectNotFoundError
-from hgloc.layout import METADATA_FILE, ModelRecord
+from hgloc.layout import ModelRecord
 from hgloc.localize import (
     Localizer,
     ModelRef,
@@ -38,7 +38,7 @@ from hgloc.localize import (
 from hgloc.localize._results import failure
 from hgloc.lockfile._model import LockedFile, LockedModel, LockFile
 from hgloc.store import model_folder_lock
-from hgloc.store._links import place_file, remove_empty_folder
+from hgloc.store._links import place_folder, remove_empty_folder
 from hgloc.transfer._full_model import store_name
 
 __all__ = ["LockMismatchError", "NotStoredError", "check_locked", "fetch_locked", "make_lock"]
@@ -100,19 +100,11 @@ async def _place(
     loc: Localizer, model: LockedModel, source_prefix: str, record: ModelRecord
 ) -> str:
     """Put the commit's folder under the revision's name; returns the revision's folder."""
-    backend = loc.backend
     prefix = loc.model_prefix(model.model_id, model.revision)
-    async with model_folder_lock(backend, prefix):
-        old = await loc.models.load(prefix)
-        await backend.delete(f"{prefix}/{METADATA_FILE}")  # not cached while it changes
-        for name in sorted(record.files):
-            await place_file(backend, f"{source_prefix}/{name}", f"{prefix}/{name}")
-        if old is not None:
-            for name in sorted(old.files.keys() - record.files.keys()):
-                await backend.delete(f"{prefix}/{name}")
+    async with model_folder_lock(loc.backend, prefix):
         placed = attrs.evolve(record, revision=model.revision)
-        await backend.write(f"{prefix}/{METADATA_FILE}", placed.to_bytes())
-    return backend.location(prefix)
+        await place_folder(loc.backend, source_prefix, prefix, placed)
+    return loc.backend.location(prefix)
 
 
 async def _fetch_one(loc: Localizer, model: LockedModel, *, upload: bool) -> ModelResult:
@@ -125,30 +117,16 @@ async def _fetch_one(loc: Localizer, model: LockedModel, *, upload: bool) -> Mod
         )
     commit_prefix = loc.model_prefix(model.model_id, model.commit)
     had_commit_folder = await loc.models.load(commit_prefix) is not None
-    request = ModelRequest(
-        model_id=model.model_id,
-        revision=model.commit,
-        metadata_only=not model.full,
-        allow_patterns=_patterns(model),
-        upload=upload and model.revision == model.commit,
-    )
-    source_prefix = commit_prefix
-    record = await _record(loc, model.model_id, model.commit)
-    elsewhere = None if record is not None else await loc.cached(model.model_id, model.commit)
-    if elsewhere is not None:
-        # The commit is held under another name (a branch or tag that resolved to it).
-        stored = await loc.models.load(elsewhere.prefix)
-        if stored is not None and not model.differences(stored):
-            source_prefix, record = elsewhere.prefix, stored
-    if source_prefix == commit_prefix:
-        # Not held with the locked files: fetched into the commit's own folder (a refresh,
-        # so that a folder under another name lacking some of them does not answer).
-        fetched = await loc.get(attrs.evolve(request, refresh=elsewhere is not None))
-        record = await _record(loc, model.model_id, model.commit)
-    else:
-        fetched = ModelResult(
-            model.model_id, model.commit, Status.SKIPPED, None, model.commit, source=Source.STORE
+    fetched = await loc.get(
+        ModelRequest(
+            model_id=model.model_id,
+            revision=model.commit,
+            metadata_only=not model.full,
+            allow_patterns=_patterns(model),
+            upload=upload and model.revision == model.commit,
         )
+    )
+    record = await _record(loc, model.model_id, model.commit)
     problems = model.differences(record)
     if problems:
         raise LockMismatchError(
@@ -156,9 +134,9 @@ async def _fetch_one(loc: Localizer, model: LockedModel, *, upload: bool) -> Mod
         )
     assert record is not None
     where: str | None = fetched.path
-    if model.revision != model.commit or source_prefix != commit_prefix:
-        where = await _place(loc, model, source_prefix, record)
-        if source_prefix == commit_prefix and not had_commit_folder:
+    if model.revision != model.commit:
+        where = await _place(loc, model, commit_prefix, record)
+        if not had_commit_folder:
             await loc.models.delete(commit_prefix, sorted(record.files))
             await remove_empty_folder(loc.backend, commit_prefix)
         if upload and loc.config.has_bucket and fetched.source is not Source.BUCKET:

@@ -9,6 +9,7 @@ from __future__ import annotations
 from hgloc.store._aliases import Aliases, resolve_alias
 from hgloc.store._foreign import candidate_ids, is_ambiguous, shown_model_id, store_prefix
 from hgloc.store._leftovers import remove_leftovers
+from hgloc.store._links import place_folder
 from hgloc.store._listing import adopt_folder, cached_models
 from hgloc.store._locks import FolderLocks, model_folder_lock
 from hgloc.store._model_store import CachedModel, ModelStore, StoredModel
@@ -24,6 +25,7 @@ __all__ = [
     "candidate_ids",
     "is_ambiguous",
     "model_folder_lock",
+    "place_folder",
     "remove_leftovers",
     "resolve_alias",
     "shown_model_id",

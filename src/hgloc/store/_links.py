@@ -21,10 +21,10 @@ from pathlib import Path
 import anyio.to_thread
 
 from hgloc.backends import LocalPaths, StorageBackend
-from hgloc.layout import FileRecord, ModelRecord
+from hgloc.layout import METADATA_FILE, FileRecord, ModelRecord
 from hgloc.store._model_store import ModelStore
 
-__all__ = ["place_file", "remove_empty_folder", "share_unchanged"]
+__all__ = ["place_file", "place_folder", "remove_empty_folder", "share_unchanged"]
 
 logger = logging.getLogger("hgloc")
 
@@ -63,6 +63,25 @@ async def place_file(backend: StorageBackend, source_key: str, target_key: str) 
         if await anyio.to_thread.run_sync(_link_into_place, source, target):
             return
     await backend.write_stream(target_key, backend.read_stream(source_key))
+
+
+async def place_folder(
+    backend: StorageBackend, source_prefix: str, prefix: str, record: ModelRecord
+) -> None:
+    """Make the folder at ``prefix`` hold ``record``'s files from ``source_prefix``, then
+    ``record`` as its metadata; files it held that ``record`` lacks go.
+
+    The caller holds the folder's lock. The metadata goes first and comes back
+    last, so the folder never counts as cached while its files change.
+    """
+    old = await ModelStore(backend).load(prefix)
+    await backend.delete(f"{prefix}/{METADATA_FILE}")
+    for name in sorted(record.files):
+        await place_file(backend, f"{source_prefix}/{name}", f"{prefix}/{name}")
+    if old is not None:
+        for name in sorted(old.files.keys() - record.files.keys()):
+            await backend.delete(f"{prefix}/{name}")
+    await backend.write(f"{prefix}/{METADATA_FILE}", record.to_bytes())
 
 
 async def share_unchanged(backend: StorageBackend, prefix: str, record: ModelRecord) -> int:
