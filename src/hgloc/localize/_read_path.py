@@ -161,7 +161,10 @@ class StoredElsewhere:
             return lookup.result(Status.SKIPPED, record.commit, Source.STORE, path)
         # The commit asked for is held as a branch or tag: its own folder, as the layout
         # has it, gets the same files (hard links on a local store), with no request.
-        placed = attrs.evolve(record, revision=req.revision, cached_timestamp=now())
+        # Not public: that flag is about the bucket's copy of the other name.
+        placed = attrs.evolve(
+            record, revision=req.revision, is_public=False, cached_timestamp=now()
+        )
         async with self.local.locks.exclusive(lookup.prefix, clean=True):
             await place_folder(self.local.backend, found.prefix, lookup.prefix, placed)
         lookup.stored(placed)
