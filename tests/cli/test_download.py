@@ -24,6 +24,14 @@ def test_download_then_cached(run: Run, store: Path) -> None:
     assert "already cached" in again.stdout and "--refresh" in again.stdout
 
 
+def test_a_commit_already_cached_gets_no_refresh_hint(run: Run, hub: HubEmulator) -> None:
+    commit = hub.repos["hgloc-test/revisions"].commit_sha(0)
+    assert run("download-model", f"hgloc-test/revisions@{commit}").exit_code == 0
+    again = run("download-model", f"hgloc-test/revisions@{commit}")
+    assert again.exit_code == 0
+    assert "already cached" in again.stdout and "--refresh" not in again.stdout
+
+
 def test_quiet_prints_only_the_path(run: Run, store: Path) -> None:
     result = run("--quiet", "download-model", "hgloc-test/revisions", "--revision", "v1.0")
     assert result.exit_code == 0, result.stderr

@@ -171,8 +171,8 @@ def _download_line(
         line = f"{ref} is already cached ({about}) in {result.path}"
     if shared:
         return f"{line}; shared it in {shared}{public}"
-    if refresh:
-        return line
+    if refresh or result.commit == ref.revision:
+        return line  # a commit asked for by its id never moves: nothing to refresh
     return f"{line}; --refresh checks the Hub for a newer commit"
 
 
