@@ -19,7 +19,7 @@ import pytest
 from hub_fixtures import corpus_hub, normal_ids
 
 import hgloc
-from hgloc import Config, Localizer, Status
+from hgloc import Config, Localizer, Source, Status
 from hgloc.errors import OfflineModeError
 from hgloc.layout import bucket_id
 from hgloc.sources import Backoff, RetryPolicy
@@ -191,6 +191,29 @@ async def test_sharing_a_commit_held_as_the_branch_uploads_that_folder(
         assert shared.path == (await loc.upload(model_id)).path
     listed = await hgloc.list_s3_models(config=one)
     assert [(m["model_id"], m["revision"]) for m in listed] == [(model_id, None)]
+
+
+async def test_a_commit_held_as_a_branch_in_the_bucket_comes_from_the_bucket(
+    tmp_path: Path, hub: HubEmulator, moto: MotoServer, bucket: str
+) -> None:
+    [model_id] = normal_ids(hub, 1, start=18)
+    one = member(tmp_path, "one", hub, moto, bucket)
+    async with Localizer(one) as loc:
+        shared = await loc.download(model_id)  # main, uploaded to the bucket
+        config_json = await loc.cached_config(model_id)
+    assert shared.commit is not None and config_json is not None
+    hub.reset_requests()
+    two = member(tmp_path, "two", hub, moto, bucket, offline=True)
+    async with Localizer(two) as loc:
+        got = await loc.download(model_id, shared.commit)
+        assert got.status is Status.FETCHED and got.source is Source.BUCKET
+        assert got.commit == shared.commit and got.path and got.path.endswith(shared.commit)
+        held = await loc.cached(model_id, shared.commit)
+        assert held is not None and held.revision == shared.commit and not held.is_public
+        assert await loc.cached_config(model_id, shared.commit) == config_json
+        with pytest.raises(OfflineModeError):  # a commit the bucket does not hold
+            await loc.download(model_id, "0" * 40)
+    assert hub.requests == []
 
 
 async def test_sync_all_is_resumable_and_skips_what_matches(

@@ -12,7 +12,13 @@ from hgloc.bucket._access import BucketAccess
 from hgloc.bucket._conditions import honours_conditions, require_conditions, single_writer_mode
 from hgloc.bucket._lease import Lease, Leases, fence
 from hgloc.bucket._public_reader import PublicReader
-from hgloc.bucket._tier import BucketEntry, BucketTier, checked_stream, merge_entries
+from hgloc.bucket._tier import (
+    BucketEntry,
+    BucketTier,
+    checked_stream,
+    load_at_commit,
+    merge_entries,
+)
 
 __all__ = [
     "BucketAccess",
@@ -24,6 +30,7 @@ __all__ = [
     "checked_stream",
     "fence",
     "honours_conditions",
+    "load_at_commit",
     "merge_entries",
     "require_conditions",
     "single_writer_mode",

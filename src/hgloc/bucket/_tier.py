@@ -46,7 +46,7 @@ if TYPE_CHECKING:
     from hgloc.backends import BucketStore
     from hgloc.config import Config
 
-__all__ = ["BucketEntry", "BucketTier", "checked_stream", "index_key"]
+__all__ = ["BucketEntry", "BucketTier", "checked_stream", "index_key", "load_at_commit"]
 
 logger = logging.getLogger("hgloc")
 
@@ -423,6 +423,30 @@ def merge_entries(
                 entry = attrs.evolve(out[ref], is_public=True)
             out[ref] = entry
     return sorted(out.values(), key=lambda e: (e.model_id, e.revision or ""))
+
+
+async def load_at_commit(tier: BucketTier, model_id: str, commit: str) -> ModelRecord | None:
+    """The bucket's record of a branch or tag of ``model_id`` stored at ``commit``, if any.
+
+    The private index records each folder's commit; a full copy is preferred.
+    The record still names its own revision (see :meth:`BucketTier.folder`).
+    """
+    index = await tier._read_index(tier.config.private_models_index_key) or {}
+    revisions = []
+    for raw in index.values():
+        if not isinstance(raw, dict) or raw.get("commit") != commit:
+            continue
+        try:
+            entry = parse_entry(tier, raw, is_public=False)
+        except (HglocError, KeyError, TypeError, ValueError):
+            continue  # listings report broken entries; here they just do not match
+        if entry.model_id == model_id:
+            revisions.append((entry.is_full_model, entry.revision))
+    for _, revision in sorted(revisions, key=lambda r: not r[0]):
+        record = await tier.load(model_id, revision)
+        if record is not None and record.commit == commit:
+            return record
+    return None
 
 
 def parse_entry(tier: BucketTier, raw: Any, is_public: bool) -> BucketEntry:

@@ -15,7 +15,7 @@ from typing import Protocol
 import anyio
 import attrs
 
-from hgloc.bucket import BucketAccess, checked_stream
+from hgloc.bucket import BucketAccess, checked_stream, load_at_commit
 from hgloc.errors import BackendUnavailableError, IndexCorruptError, OfflineModeError
 from hgloc.layout import (
     CARD_FILE,
@@ -30,6 +30,7 @@ from hgloc.localize._local import LocalStore, now
 from hgloc.localize._request import ModelRequest
 from hgloc.localize._results import ModelResult, Source, Status
 from hgloc.sources import HashSource, HuggingFaceSource
+from hgloc.sources._hub_protocol import is_commit
 from hgloc.store import place_folder
 from hgloc.transfer import FullModelJob, TransferSettings, staging_root
 
@@ -216,8 +217,9 @@ class BucketCopy:
         wanted = existing is None or (req.full and not existing.is_full_model)
         if req.refresh or not wanted or not self.bucket.configured:
             return None
-        if lookup.in_bucket is not None and req.key not in lookup.in_bucket:
-            return None
+        by_name = lookup.in_bucket is None or req.key in lookup.in_bucket
+        if not by_name and not is_commit(req.revision):
+            return None  # a commit may be held as a branch or tag: the tier looks
         if time.monotonic() < self._down_until:
             lookup.skipped.append("the bucket was skipped (it did not answer a moment ago)")
             return None
@@ -240,10 +242,15 @@ class BucketCopy:
         public = await self.bucket.public()
         if tier is not None:
             record = await tier.load(req.model_id, req.revision)
+            if record is None and req.revision is not None and is_commit(req.revision):
+                record = await load_at_commit(tier, req.model_id, req.revision)
             if record is None or (req.full and not record.is_full_model):
                 return None
             prefix, source = lookup.prefix, Source.BUCKET
-            folder = tier.folder(req.model_id, req.revision)
+            folder = tier.folder(req.model_id, record.revision)
+            if record.revision != req.revision:
+                # Held as a branch or tag at the commit asked for: stored here as the commit.
+                record = attrs.evolve(record, revision=req.revision, is_public=False)
             # The folder may hold an older metadata-only copy: it stops counting as
             # cached before its files change, and a full download of it waits.
             async with self.local.locks.exclusive(prefix, clean=True):
