@@ -155,7 +155,9 @@ async def test_upload_then_load_and_list(tier: BucketTier) -> None:
 
     prefix = f"{PREFIX}/{folder}"
     [entry] = await tier.entries()
-    assert entry == BucketEntry("org/m", None, prefix, False, last_updated=entry.last_updated)
+    assert entry == BucketEntry(
+        "org/m", None, prefix, False, last_updated=entry.last_updated, commit="a" * 40
+    )
     private = await _index(tier, tier.config.private_models_index_key)
     assert private is not None
     assert private["org/m---default_revision"]["s3_prefix"] == prefix

@@ -213,6 +213,11 @@ async def test_a_commit_held_as_a_branch_in_the_bucket_comes_from_the_bucket(
         assert await loc.cached_config(model_id, shared.commit) == config_json
         with pytest.raises(OfflineModeError):  # a commit the bucket does not hold
             await loc.download(model_id, "0" * 40)
+    # A bulk run reads the bucket's index once: its listing knows the commits too.
+    three = member(tmp_path, "three", hub, moto, bucket, offline=True)
+    report = await hgloc.prefetch([f"{model_id}@{shared.commit}"], config=three)
+    assert report.ok, report.failed
+    assert [(r.status, r.source) for r in report.results] == [(Status.FETCHED, Source.BUCKET)]
     assert hub.requests == []
 
 

@@ -41,6 +41,7 @@ from hgloc.layout import (
     validate_model_id,
     validate_revision,
 )
+from hgloc.sources._hub_protocol import is_commit
 
 if TYPE_CHECKING:
     from hgloc.backends import BucketStore
@@ -74,6 +75,7 @@ class BucketEntry:
     has_config: bool = True
     is_full_model: bool = False
     last_updated: str | None = None
+    commit: str | None = None  # the commit the folder holds, when the private index says
 
     def as_dict(self) -> dict[str, Any]:
         return attrs.asdict(self)
@@ -431,19 +433,9 @@ async def load_at_commit(tier: BucketTier, model_id: str, commit: str) -> ModelR
     The private index records each folder's commit; a full copy is preferred.
     The record still names its own revision (see :meth:`BucketTier.folder`).
     """
-    index = await tier._read_index(tier.config.private_models_index_key) or {}
-    revisions = []
-    for raw in index.values():
-        if not isinstance(raw, dict) or raw.get("commit") != commit:
-            continue
-        try:
-            entry = parse_entry(tier, raw, is_public=False)
-        except (HglocError, KeyError, TypeError, ValueError):
-            continue  # listings report broken entries; here they just do not match
-        if entry.model_id == model_id:
-            revisions.append((entry.is_full_model, entry.revision))
-    for _, revision in sorted(revisions, key=lambda r: not r[0]):
-        record = await tier.load(model_id, revision)
+    held = [e for e in await tier.entries() if e.model_id == model_id and e.commit == commit]
+    for entry in sorted(held, key=lambda e: not e.is_full_model):
+        record = await tier.load(model_id, entry.revision)
         if record is not None and record.commit == commit:
             return record
     return None
@@ -473,4 +465,5 @@ def parse_entry(tier: BucketTier, raw: Any, is_public: bool) -> BucketEntry:
         has_config=bool(raw.get("has_config", raw.get("model_config_url") is not None)),
         is_full_model=bool(raw.get("is_full_model", False)),
         last_updated=raw.get("last_updated"),
+        commit=raw["commit"] if is_commit(raw.get("commit")) else None,
     )

@@ -157,7 +157,9 @@ async def _bucket_listing(bucket: BucketAccess) -> InBucket | None:
     except HglocError as exc:
         logger.warning("could not read the bucket's index (%s); looking up each model", exc)
         return None
-    return frozenset((e.model_id, e.revision) for e in entries)
+    # By name, and by commit: a commit asked for may be held as a branch or tag.
+    names = ((e.model_id, e.revision) for e in entries)
+    return frozenset([*names, *((e.model_id, e.commit) for e in entries if e.commit)])
 
 
 @contextlib.asynccontextmanager

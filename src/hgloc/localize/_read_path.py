@@ -217,9 +217,8 @@ class BucketCopy:
         wanted = existing is None or (req.full and not existing.is_full_model)
         if req.refresh or not wanted or not self.bucket.configured:
             return None
-        by_name = lookup.in_bucket is None or req.key in lookup.in_bucket
-        if not by_name and not is_commit(req.revision):
-            return None  # a commit may be held as a branch or tag: the tier looks
+        if lookup.in_bucket is not None and req.key not in lookup.in_bucket:
+            return None  # (the listing has each folder's commit too: see _bulk.py)
         if time.monotonic() < self._down_until:
             lookup.skipped.append("the bucket was skipped (it did not answer a moment ago)")
             return None
