@@ -157,42 +157,19 @@ def nginx_root(store: Path, ids: list[str], root: Path) -> None:
 
 
 @contextlib.contextmanager
-def hgloc_server(store: Path, workers: int) -> Iterator[tuple[str, int]]:
-    port = free_port()
+def python_server(command: list[str], port: int, store: Path) -> Iterator[tuple[str, int]]:
+    """``python -m <command>`` on ``port`` with this checkout's hgloc; stopped with SIGINT."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("HGLOC_", "HF_"))}
-    # The caller's path stays (after this checkout's): it may add httptools and uvloop.
-    paths = [str(ROOT / p) for p in ("src", "testing/src")] + [os.environ.get("PYTHONPATH", "")]
-    env["PYTHONPATH"] = os.pathsep.join(p for p in paths if p)
-    command = [sys.executable, "-m", "hgloc", "--quiet", "--store", str(store), "serve"]
-    command += ["--port", str(port)]
-    if workers > 1:
-        command += ["--workers", str(workers)]
-    proc = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        url = f"http://127.0.0.1:{port}"
-        wait_http(url + "/")
-        yield url, proc.pid
-    finally:
-        proc.send_signal(signal.SIGINT)
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-
-
-@contextlib.contextmanager
-def granian_server(store: Path, workers: int) -> Iterator[tuple[str, int]]:
-    """The same app (``create_app``) under granian, which sends big local files by path."""
-    port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("HGLOC_", "HF_"))}
+    # The caller's path stays (after this checkout's): it may add httptools, uvloop, granian.
     paths = [str(ROOT / p) for p in ("src", "testing/src")] + [os.environ.get("PYTHONPATH", "")]
     env["PYTHONPATH"] = os.pathsep.join(p for p in paths if p)
     env["HGLOC_MODELS_STORE_PATH"] = str(store)
-    command = [sys.executable, "-m", "granian", "--interface", "asgi", "--factory"]
-    command += ["--host", "127.0.0.1", "--port", str(port), "--workers", str(workers)]
-    command += ["--log-level", "warning", "--no-access-log", "hgloc.serve:create_app"]
-    proc = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", *command],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         url = f"http://127.0.0.1:{port}"
         wait_http(url + "/")
@@ -204,6 +181,23 @@ def granian_server(store: Path, workers: int) -> Iterator[tuple[str, int]]:
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
+
+
+def hgloc_server(store: Path, workers: int) -> contextlib.AbstractContextManager[tuple[str, int]]:
+    port = free_port()
+    command = ["hgloc", "--quiet", "--store", str(store), "serve", "--port", str(port)]
+    if workers > 1:
+        command += ["--workers", str(workers)]
+    return python_server(command, port, store)
+
+
+def granian_server(store: Path, workers: int) -> contextlib.AbstractContextManager[tuple[str, int]]:
+    """The same app (``create_app``) under granian, which reads and sends big local files."""
+    port = free_port()
+    command = ["granian", "--interface", "asgi", "--factory", "--host", "127.0.0.1"]
+    command += ["--port", str(port), "--workers", str(workers), "--log-level", "warning"]
+    command += ["--no-access-log", "hgloc.serve:create_app"]
+    return python_server(command, port, store)
 
 
 @contextlib.contextmanager
