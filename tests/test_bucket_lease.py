@@ -13,10 +13,8 @@ import time
 import uuid
 from collections.abc import Iterator
 from typing import Any
-from urllib.parse import quote, urlsplit
 
 import anyio
-import httpx2
 import pytest
 
 from hgloc.backends import MemoryBackend
@@ -144,47 +142,6 @@ def moto() -> Iterator[Any]:
         yield server
 
 
-class IgnoresConditions:
-    """An S3 endpoint in front of moto that drops ``If-Match`` and ``If-None-Match``.
-
-    What an S3-compatible server that accepts the headers and ignores them does.
-    """
-
-    def __init__(self, target: str) -> None:
-        self.target = target
-        self.stripped = 0
-
-    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
-        if scope["type"] != "http":
-            return
-        body = b""
-        while True:
-            message = await receive()
-            body += message.get("body", b"")
-            if not message.get("more_body"):
-                break
-        conditional = (b"if-match", b"if-none-match")
-        headers = [
-            (k, v) for k, v in scope["headers"] if k not in (b"host", b"expect", *conditional)
-        ]
-        self.stripped += len(scope["headers"]) - len(headers)
-        query = scope["query_string"].decode()
-        path = urlsplit(scope["path"]).path
-        url = self.target + quote(path) + (f"?{query}" if query else "")
-        async with httpx2.AsyncClient(timeout=30) as client:
-            r = await client.request(scope["method"], url, headers=headers, content=body)
-        kept = [
-            (k, v)
-            for k, v in r.headers.raw
-            if k.lower() not in (b"transfer-encoding", b"connection", b"content-length")
-        ]
-        head = scope["method"] == "HEAD" and "content-length" in r.headers
-        length = r.headers["content-length"] if head else str(len(r.content))
-        kept.append((b"content-length", length.encode()))
-        await send({"type": "http.response.start", "status": r.status_code, "headers": kept})
-        await send({"type": "http.response.body", "body": r.content})
-
-
 def _s3(moto: Any, bucket: str, endpoint: str) -> Any:
     from hgloc.backends import S3Backend
 
@@ -224,16 +181,17 @@ async def test_moto_honours_conditions_and_the_probe_leaves_nothing(moto: Any) -
 async def test_a_server_that_ignores_conditions_is_refused_for_multi_writer_work(
     moto: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from hgloc_testing import run_asgi_in_thread
+    from hgloc_testing import S3Proxy, run_asgi_in_thread
 
     bucket = moto.create_bucket(f"ignores-{uuid.uuid4().hex[:10]}")
-    proxy = IgnoresConditions(moto.endpoint_url.rstrip("/"))
+    # What an S3-compatible server that accepts the headers and ignores them does.
+    proxy = S3Proxy(moto.endpoint_url, drop=(b"if-match", b"if-none-match"))
     with run_asgi_in_thread(proxy, name="ignores-conditions") as endpoint:
         config = Config(s3_bucket_name=bucket, s3_endpoint_url=endpoint, s3_data_prefix="team")
         async with _s3(moto, bucket, endpoint) as store:
             started = time.monotonic()
             assert not await honours_conditions(store)
-            assert proxy.stripped >= 2  # the conditions were sent, and dropped on the way
+            assert proxy.dropped >= 2  # the conditions were sent, and dropped on the way
             tier = BucketTier(config, store)
             with pytest.raises(ConditionalWritesIgnoredError) as caught:
                 await tier.record([_record()])

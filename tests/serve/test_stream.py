@@ -12,7 +12,6 @@ import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote, urlsplit
 
 import anyio
 import httpx2
@@ -68,45 +67,6 @@ def bucket(moto: Any) -> str:
     return str(moto.create_bucket(f"hgloc-stream-{uuid.uuid4().hex[:12]}"))
 
 
-class RecordingProxy:
-    """An S3 endpoint in front of moto that notes each request's method and ``Range``.
-
-    What the store asked S3 for, seen on the wire rather than inside the backend.
-    """
-
-    def __init__(self, target: str) -> None:
-        self.target = target
-        self.seen: list[tuple[str, str | None]] = []
-
-    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
-        if scope["type"] != "http":
-            return
-        body = b""
-        while True:
-            message = await receive()
-            body += message.get("body", b"")
-            if not message.get("more_body"):
-                break
-        headers = [(k, v) for k, v in scope["headers"] if k not in (b"host", b"expect")]
-        asked = dict(scope["headers"]).get(b"range")
-        self.seen.append((scope["method"], asked.decode() if asked else None))
-        query = scope["query_string"].decode()
-        path = urlsplit(scope["path"]).path  # some clients send the absolute form
-        url = self.target + quote(path) + (f"?{query}" if query else "")
-        async with httpx2.AsyncClient(timeout=30) as client:
-            r = await client.request(scope["method"], url, headers=headers, content=body)
-        kept = [
-            (k, v)
-            for k, v in r.headers.raw
-            if k.lower() not in (b"transfer-encoding", b"connection", b"content-length")
-        ]
-        head = scope["method"] == "HEAD" and "content-length" in r.headers
-        length = r.headers["content-length"] if head else str(len(r.content))
-        kept.append((b"content-length", length.encode()))
-        await send({"type": "http.response.start", "status": r.status_code, "headers": kept})
-        await send({"type": "http.response.body", "body": r.content})
-
-
 @pytest.mark.anyio
 async def test_s3_objects_are_ranged_gets_streamed_through(
     moto: Any, bucket: str, anyio_backend: str
@@ -114,9 +74,9 @@ async def test_s3_objects_are_ranged_gets_streamed_through(
     if anyio_backend == "trio" and s3_missing_reason() is None:
         pytest.importorskip("aiobotocore._async_primitives", reason="aiobotocore on trio: 3.9+")
     from hgloc.backends import S3Backend
-    from hgloc_testing import run_asgi_in_thread
+    from hgloc_testing import S3Proxy, run_asgi_in_thread
 
-    proxy = RecordingProxy(moto.endpoint_url.rstrip("/"))
+    proxy = S3Proxy(moto.endpoint_url)
     with run_asgi_in_thread(proxy, name="s3-recorder") as endpoint:
         async with S3Backend(
             bucket,

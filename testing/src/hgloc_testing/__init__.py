@@ -15,6 +15,7 @@ from ._faults import Faults
 from ._hub_app import Grant, HubApp, RequestRecord
 from ._moto import MotoServer
 from ._repos import FileEntry, Repo, git_blob_sha1
+from ._s3_proxy import S3Proxy
 from ._server import HubEmulator, run_asgi_in_thread
 from ._xet import XetMode
 
@@ -28,6 +29,7 @@ __all__ = [
     "MotoServer",
     "Repo",
     "RequestRecord",
+    "S3Proxy",
     "XetMode",
     "git_blob_sha1",
     "make_corpus",
