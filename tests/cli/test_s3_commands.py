@@ -160,9 +160,10 @@ def test_team_workflow(
     assert entries[model_id]["is_public"] is True and entries[other_id]["is_public"] is False
     assert set(entries[model_id]) == {
         "model_id", "revision", "s3_prefix", "is_public", "has_card", "has_config",
-        "is_full_model", "last_updated",
+        "is_full_model", "last_updated", "commit",
     }  # fmt: skip
     assert entries[model_id]["s3_prefix"] == key_prefix(model_id)
+    assert entries[model_id]["commit"] == repo.commit_sha(repo.head())
     assert s3.stderr == ""
     assert team_hub.requests == []  # member 2 never asked the Hub
 
