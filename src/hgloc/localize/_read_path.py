@@ -167,7 +167,12 @@ class StoredElsewhere:
             record, revision=req.revision, is_public=False, cached_timestamp=now()
         )
         async with self.local.locks.exclusive(lookup.prefix, clean=True):
-            await place_folder(self.local.backend, found.prefix, lookup.prefix, placed)
+            # Another task may have placed it while this one waited for the lock.
+            now_held = await self.local.models.load(lookup.prefix)
+            if now_held is None or now_held.commit != record.commit:
+                await place_folder(self.local.backend, found.prefix, lookup.prefix, placed)
+            else:
+                placed = now_held
         lookup.stored(placed)
         path = self.local.location(lookup.prefix)
         return lookup.result(Status.SKIPPED, record.commit, Source.STORE, path)
