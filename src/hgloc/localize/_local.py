@@ -114,7 +114,7 @@ class LocalStore:
                 return StoredModel(prefix, record)
         return None
 
-    async def _find_commit(self, model_id: str, commit: str | None) -> StoredModel | None:
+    async def _find_commit(self, model_id: str, commit: str) -> StoredModel | None:
         """A folder of ``model_id`` (or of the id its alias names) whose record is at ``commit``;
         a full copy before a card-and-config one."""
         target = await self.aliases.resolve(model_id)

@@ -155,9 +155,8 @@ class StoredElsewhere:
         if req.full and not found.record.is_full_model:
             return None
         record = found.record
-        if (record.model_id, record.revision) == (req.model_id, req.revision) or (
-            record.model_id != req.model_id
-        ):
+        by_commit = record.model_id == req.model_id and record.revision != req.revision
+        if not by_commit:  # the same name elsewhere, or an alias: answered from there
             path = self.local.location(found.prefix)
             return lookup.result(Status.SKIPPED, record.commit, Source.STORE, path)
         # The commit asked for is held as a branch or tag: its own folder, as the layout
@@ -246,7 +245,7 @@ class BucketCopy:
         public = await self.bucket.public()
         if tier is not None:
             record = await tier.load(req.model_id, req.revision)
-            if record is None and req.revision is not None and is_commit(req.revision):
+            if record is None and is_commit(req.revision):
                 record = await load_at_commit(tier, req.model_id, req.revision)
             if record is None or (req.full and not record.is_full_model):
                 return None

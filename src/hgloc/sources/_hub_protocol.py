@@ -13,6 +13,7 @@ import hashlib
 import random
 import re
 from collections.abc import Mapping
+from typing import TypeGuard
 from urllib.parse import parse_qs, quote, urlsplit
 
 import attrs
@@ -45,7 +46,7 @@ _COMMIT = re.compile(r"^[0-9a-f]{40}$")
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 
 
-def is_commit(revision: str | None) -> bool:
+def is_commit(revision: str | None) -> TypeGuard[str]:
     """Whether ``revision`` is a full 40-hex commit id."""
     return revision is not None and bool(_COMMIT.match(revision))
 
